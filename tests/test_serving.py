@@ -75,6 +75,33 @@ def test_goodput_never_exceeds_capacity_or_offline_throughput(setup):
     assert good * 256 <= offline.system_tokens_per_s * 1.10
 
 
+def test_pipeline_stages_keep_micro_batches_in_flight(setup):
+    """PP2 keeps two micro-batches in flight: its capacity is the offline pipelined throughput
+    (not half of it, as when one batch walks both stages alone), and one micro-batch of B/2
+    sequences sets the TPOT."""
+    chip, arch, p, _ = setup
+    inputs, outputs = LengthDistribution(mean_tokens=1024), LengthDistribution(mean_tokens=256)
+    pp2 = ServingModel(chip, arch, p, Mapping(tp=2, pp=2), inputs, outputs)
+    offline = evaluate(chip, arch, p, Mapping(tp=2, pp=2), Workload(1024, 256))
+    cap_tokens = pp2.capacity_per_s() * 256
+    assert 0.85 * offline.system_tokens_per_s <= cap_tokens <= 1.10 * offline.system_tokens_per_s
+    r = pp2.at_rate(0.5 * pp2.capacity_per_s())
+    prompt_tokens = r.rate_per_s * 1024 * r.tpot_mean_s         # lambda I T per iteration, one replica
+    assert r.tpot_mean_s == pytest.approx(pp2._micro_batch_s(r.running_batch / 2, prompt_tokens / 2), rel=1e-6)
+
+
+def test_an_arrival_waits_for_the_iteration_in_flight(setup):
+    """Half an iteration on average once the engine is always busy (B >> 1): TTFT mean is at
+    least T/2 + one prefill iteration, and the p50 adds exactly T/2 to the queue-free case."""
+    _, _, _, model = setup
+    r = model.at_rate(0.8 * model.capacity_per_s())
+    assert r.running_batch > 20                      # 1 - exp(-B) = 1 to 1e-9
+    service = model._prefill_service_s(lognormal_quantile(model.inputs, 0.5), r.running_batch)
+    assert r.prefill_utilisation < 0.5               # no queue at the median: wait_q(0.5) = 0
+    assert r.ttft_p50_s == pytest.approx(service + 0.5 * r.tpot_mean_s, rel=1e-9)
+    assert r.ttft_mean_s >= 1.5 * r.tpot_mean_s
+
+
 def test_best_goodput_prefers_more_per_chip(setup):
     chip, arch, p, _ = setup
     inputs, outputs = LengthDistribution(mean_tokens=1024), LengthDistribution(mean_tokens=256)

@@ -3,10 +3,14 @@
 Each iteration decodes every running sequence by one token and prefills up to a token budget of
 waiting prompts (chunked prefill). At an arrival rate lambda per replica, Little's law gives
 B = lambda x O x T running sequences and lambda x I x T prompt tokens per iteration of length T;
-T solves T = overhead + mixed_step(B, prefill tokens). The prompt tokens an iteration can take
-(budget - B) are a server of utilisation rho = lambda I T / (budget - B); its waiting time is
-M/G/1 (Pollaczek-Khinchine), with an exponential tail for the percentiles. Past capacity (no
-fixed point, rho >= 1, or B beyond memory) the queue grows without bound: results are infinite.
+T solves T = overhead + mixed_step(B, prefill tokens). With pipeline parallelism (pp stages) the
+running sequences form pp micro-batches in flight, each of B/pp sequences, and T is the time one
+micro-batch takes through all stages. The prompt tokens an iteration can take (budget - B/pp per
+micro-batch) are a server of utilisation rho = lambda I T / (pp budget - B); its waiting time is
+M/G/1 (Pollaczek-Khinchine), with an exponential tail for the percentiles. A new request also
+waits for the micro-batch slot in flight to come round (uniform over T/pp when the engine is
+busy, probability 1 - exp(-B)). Past capacity (no fixed point, rho >= 1, or B beyond memory) the
+queue grows without bound: results are infinite.
 """
 
 from __future__ import annotations
@@ -71,6 +75,7 @@ class ServingModel:
         self.chip, self.mapping, self.inputs, self.outputs = chip, mapping, inputs, outputs
         self.prefix, self.prefix_load_s = float(prefix_tokens), float(prefix_load_s)
         self.budget = float(token_budget)
+        self.pp = float(mapping.pp)
         self._a = pack_architecture(arch)
         self._c = pack_chip(chip, precision.compute_dtype)
         self._args = (precision.weight_bytes, precision.kv_bytes, dtypes.ACTIVATION_BYTES,
@@ -87,8 +92,13 @@ class ServingModel:
         self.prefill_overhead = chip.efficiency.prefill_overhead_s
 
     def iteration_s(self, running: float, prefill_tokens: float) -> float:
+        """Seconds for one micro-batch through all stages: `running` decoding sequences and
+        `prefill_tokens` prompt tokens of the whole replica, split over its pp micro-batches."""
+        return self._micro_batch_s(running / self.pp, prefill_tokens / self.pp)
+
+    def _micro_batch_s(self, decoding: float, prefill_tokens: float) -> float:
         past = self.prefix + self.inputs.mean_tokens + self.outputs.mean_tokens / 2.0
-        return self.overhead + mixed_step_time_nb(self._a, self._c, running, past, prefill_tokens,
+        return self.overhead + mixed_step_time_nb(self._a, self._c, decoding, past, prefill_tokens,
                                                   self.prefix, *self._args, self._scratch)
 
     def _fixed_point(self, lam: float, i_mean: float, o_mean: float) -> float | None:
@@ -97,7 +107,7 @@ class ServingModel:
         up to 1,000 s: no steady state."""
 
         def g(t: float) -> float:
-            return self.iteration_s(lam * o_mean * t, min(lam * i_mean * t, self.budget))
+            return self.iteration_s(lam * o_mean * t, min(lam * i_mean * t, self.pp * self.budget))
 
         lo = self.iteration_s(1.0, 0.0)
         if g(lo) <= lo:
@@ -113,10 +123,12 @@ class ServingModel:
         return hi
 
     def _prefill_service_s(self, prompt: float, running: float) -> float:
-        """Iterations a prompt of `prompt` tokens needs (chunks of budget - running) x their length."""
-        chunk = max(self.budget - running, 1.0)
+        """Iterations a prompt of `prompt` tokens needs (chunks of budget - running/pp, in one
+        micro-batch) x their length."""
+        decoding = running / self.pp
+        chunk = max(self.budget - decoding, 1.0)
         n = math.ceil(prompt / chunk)
-        return n * self.iteration_s(running, min(prompt, chunk)) + self.prefill_overhead + self.prefix_load_s
+        return n * self._micro_batch_s(decoding, min(prompt, chunk)) + self.prefill_overhead + self.prefix_load_s
 
     def at_rate(self, rate_per_s: float) -> ServingResult:
         if rate_per_s <= 0:
@@ -129,7 +141,7 @@ class ServingModel:
         running = lam * o_mean * t
         if running > self.max_batch:
             return self._unstable(rate_per_s, f"{running:.0f} running sequences exceed the {self.max_batch} that fit in memory")
-        rho = lam * i_mean * t / max(self.budget - running, 1e-9)
+        rho = lam * i_mean * t / max(self.pp * self.budget - running, 1e-9)
         if rho >= 1.0:
             return self._unstable(rate_per_s, f"prefill needs {rho:.2f} of the iteration token budget: past capacity")
         s_mean = self._prefill_service_s(i_mean, running)
@@ -140,16 +152,22 @@ class ServingModel:
         def wait_q(q: float) -> float:
             return tail * math.log(rho / (1 - q)) if rho > 1 - q else 0.0
 
-        ttft_p50 = wait_q(0.5) + self._prefill_service_s(lognormal_quantile(self.inputs, 0.5), running)
-        ttft_p99 = wait_q(0.99) + self._prefill_service_s(lognormal_quantile(self.inputs, 0.99), running)
+        # the slot of the micro-batch in flight comes round every T/pp; a busy engine makes an
+        # arrival wait a uniform share of it (quantiles approximated by adding those of the parts)
+        slot, busy = t / self.pp, 1.0 - math.exp(-running)
+        ttft_p50 = wait_q(0.5) + busy * 0.5 * slot + \
+            self._prefill_service_s(lognormal_quantile(self.inputs, 0.5), running)
+        ttft_p99 = wait_q(0.99) + busy * 0.99 * slot + \
+            self._prefill_service_s(lognormal_quantile(self.inputs, 0.99), running)
         # TPOT per request is the mean of its ~O iteration times (as MLPerf measures it). Iterations vary
         # with the prompt tokens they carry: a compound-Poisson count (lambda T arrivals of I tokens),
         # each token adding d(iteration)/d(token); the p99 of an O-iteration mean adds Z99 sd / sqrt(O).
         per_token = (self.iteration_s(running, prefill + 64.0) - self.iteration_s(running, prefill)) / 64.0 \
-            if (prefill := lam * i_mean * t) + 64.0 <= self.budget else 0.0
+            if (prefill := lam * i_mean * t) + 64.0 <= self.pp * self.budget else 0.0
         tokens_sd = math.sqrt(lam * t * i_mean ** 2 * (1 + cv2))
         tpot_p99 = t + Z99 * per_token * tokens_sd / math.sqrt(max(o_mean, 1.0))
-        return ServingResult(rate_per_s, True, "", running, rho, wait_mean + s_mean, ttft_p50, ttft_p99, t, t,
+        return ServingResult(rate_per_s, True, "", running, rho, wait_mean + busy * 0.5 * slot + s_mean, ttft_p50,
+                             ttft_p99, t, t,
                              tpot_p99, rate_per_s * o_mean)
 
     def _unstable(self, rate: float, reason: str) -> ServingResult:
