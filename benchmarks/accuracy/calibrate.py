@@ -4,7 +4,10 @@ in-sample and leave-one-source-out error.
     python benchmarks/accuracy/calibrate.py            # fit, write chip files, baseline.json, report
     python benchmarks/accuracy/calibrate.py --check    # fit and report only; write nothing
 
-Server rows are predicted (by the serving model) but not fitted: they test it out of sample.
+Server rows are predicted (by the serving model) but not fitted: they test it out of sample. MLPerf
+Server rows are predicted at the highest rate that meets their p99 limits (their load is the
+benchmark's result; see infersim.sweep.validation.predict), and take part in leave-one-source-out
+as predicted rows of their source.
 
 Procedure (see infersim.sweep.calibration): per family, five parameters (prefill compute,
 decode compute, memory bandwidth, interconnect, per-step overhead) minimise the squared log
@@ -104,15 +107,15 @@ def main() -> int:
                     if family(cid) in priors}
     before = run_validation(lib, df, plans, chip_for=lambda h: default_chip.get(h) or lib.chip(h))
     # server rows test the serving model (queueing under load) out of sample: they are not fitted
-    rows = usable_rows(df, plans)
-    rows = rows[rows["mode"] != "server"]
+    usable = usable_rows(df, plans)
+    rows, server_rows = usable[usable["mode"] != "server"], usable[usable["mode"] == "server"]
     print(f"{len(rows)} fitted rows (server rows excluded) of {len(df)}; fitting per family ...", file=sys.stderr)
     fits = fit_all(lib, plans, rows, priors, progress=lambda f: print(f"  {f}", file=sys.stderr))
     fitted_chip = {cid: with_efficiency(lib.chip(cid), fits[family(cid)].params) for cid in lib.ids("chip")
                    if family(cid) in fits}
     after = run_validation(lib, df, plans, chip_for=lambda h: fitted_chip.get(h) or lib.chip(h))
     print("leave-one-source-out ...", file=sys.stderr)
-    loso = leave_one_source_out(lib, plans, rows, priors)
+    loso = leave_one_source_out(lib, plans, rows, priors, predicted_only=server_rows)
 
     print("\nfitted efficiencies")
     for fam, f in fits.items():

@@ -373,7 +373,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     lib = _library(args)
     df = read_rows(Path(args.file))
-    report = run_validation(lib, df, progress=_progress)
+    report = run_validation(lib, df, progress=_progress, server_load=args.server_load)
     _end_progress()
     rows = report.rows
     if len(rows):
@@ -388,6 +388,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
             print(f"\nabsolute percentage error by {title}")
             print(frame_table(pd.DataFrame(table)))
     print(f"\npredicted {summary['predicted']} of {len(df)} rows; not predicted: {summary['skipped']}")
+    print({"auto": "server rows: MLPerf ones at the highest rate meeting their p99 limits (their load is the "
+                   "benchmark's result), others at load_qps; --server-load row for all at load_qps",
+           "row": "server rows at load_qps", "limit": "server rows at the highest rate meeting their p99 limits"}
+          [args.server_load])
     for rid, why in report.skipped:
         print(f"  {rid}: {why}")
     if args.json:
@@ -653,6 +657,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.add_argument("file", metavar="FILE.csv", help="rows in the schema of benchmarks/accuracy/README.md")
     p.add_argument("--json", metavar="PATH", help="also write rows, skipped rows and the summary as JSON")
+    p.add_argument("--server-load", choices=("auto", "row", "limit"), default="auto",
+                   help="server rows at their load_qps (row, the schema's definition), at the highest rate that "
+                        "meets their p99 limits (limit), or auto (default): limit where the load is the benchmark's "
+                        "result (MLPerf Server), row elsewhere")
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("tco", help="$/hour of a deployed chip by component (chip, HBM, server, network, facility, power, upkeep)")

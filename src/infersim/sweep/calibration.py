@@ -111,11 +111,15 @@ def fit_all(lib: Library, plans: dict, rows: pd.DataFrame, priors: dict[str, dic
     return fits
 
 
-def leave_one_source_out(lib: Library, plans: dict, rows: pd.DataFrame, priors: dict[str, dict]) -> pd.DataFrame:
-    """Fit on every source but one, predict the one left out; one record per held-out row."""
+def leave_one_source_out(lib: Library, plans: dict, rows: pd.DataFrame, priors: dict[str, dict],
+                         predicted_only: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Fit on every source but one, predict the one left out; one record per held-out row.
+    `predicted_only` rows (e.g. server rows) are never fitted but are predicted with their source."""
     out = []
+    extra = predicted_only if predicted_only is not None else rows.iloc[:0]
     for held in sorted(rows["source_group"].unique()):
-        train, test = rows[rows["source_group"] != held], rows[rows["source_group"] == held]
+        train = rows[rows["source_group"] != held]
+        test = pd.concat([rows[rows["source_group"] == held], extra[extra["source_group"] == held]])
         fits = fit_all(lib, plans, train, priors)
         for r in test.itertuples(index=False):
             params = fits[r.family].params if r.family in fits else priors.get(r.family)

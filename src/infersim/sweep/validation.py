@@ -33,6 +33,9 @@ FAMILIES = (("nvidia-", "nvidia"), ("amd-", "amd"), ("intel-gaudi", "intel-gaudi
             ("sambanova-", "sambanova"))
 SOURCE_GROUPS = ((r"inference_results_v4\.1", "MLPerf v4.1"), (r"inference_results_v4\.0", "MLPerf v4.0"),
                  (r"TensorRT-LLM", "TensorRT-LLM"), (r"aws-neuron", "AWS Neuron"), (r"jetstream", "JetStream"))
+# sources whose server load is the benchmark's result: MLPerf LoadGen's Server score is the highest
+# rate the submitter found that still meets the p99 limits, so the rate is measured, not given
+LOAD_IS_RESULT = (r"mlcommons/inference_results",)
 # the traffic spec holding a dataset's length statistics, when a row leaves input_len empty
 DATASETS = ((r"mlcommons/inference_results", "llama-2-70b", "mlperf-llama2-70b-openorca"),
             (r"mlcommons/inference_results", "mixtral-8x7b", "mlperf-mixtral-8x7b"),
@@ -93,6 +96,9 @@ class Plan:
     input_len_source: str
     load_qps: float = 0.0
     traffic: object = None      # the dataset's length distributions (server rows)
+    ttft_limit_s: float | None = None
+    tpot_limit_s: float | None = None
+    load_is_result: bool = False  # the row's load_qps is what the benchmark measured (see LOAD_IS_RESULT)
 
 
 def plan_row(lib: Library, row, chip_for: Callable[[str], ChipSpec] | None = None) -> Plan:
@@ -140,15 +146,33 @@ def plan_row(lib: Library, row, chip_for: Callable[[str], ChipSpec] | None = Non
             mapping = found.best.mapping
     except InfersimError as exc:
         raise Skip(f"no mapping on {n} x {chip.id}: {exc}") from None
+    ttft_limit, tpot_limit = _num(row, "ttft_slo_ms"), _num(row, "tpot_slo_ms")
+    load_is_result = (ttft_limit is not None or tpot_limit is not None) and \
+        any(re.search(pat, str(row["source"]), re.IGNORECASE) for pat in LOAD_IS_RESULT)
     return Plan(chip, arch, precision, workload, mapping, batch, mode, metric, input_src,
-                float(_num(row, "load_qps") or 0.0), traffic)
+                float(_num(row, "load_qps") or 0.0), traffic,
+                None if ttft_limit is None else ttft_limit / 1e3, None if tpot_limit is None else tpot_limit / 1e3,
+                load_is_result)
 
 
-def predict(plan: Plan, chip: ChipSpec | None = None) -> float:
-    """The row's metric from its plan (optionally with another chip spec, e.g. refitted efficiencies)."""
+SERVER_LOADS = ("auto", "row", "limit")
+
+
+def predict(plan: Plan, chip: ChipSpec | None = None, server_load: str = "auto") -> float:
+    """The row's metric from its plan (optionally with another chip spec, e.g. refitted efficiencies).
+
+    server_load: 'row' predicts server rows at their load_qps (the schema's definition); 'limit' at
+    the highest rate whose p99 TTFT and TPOT meet the row's limits, which is what an MLPerf Server
+    result is (the submitter raises the load until the limits bind), so its throughput is
+    predicted rather than copied from load_qps x output_len; 'auto': 'limit' for rows whose load is
+    the benchmark's result (plan.load_is_result), 'row' otherwise.
+
+    Why 'limit' for MLPerf: those runs sit at 80-99 % of capacity, where the iteration time is
+    T = a / (1 - rho); d ln T / d ln capacity = rho / (1 - rho) = 6-8 there, so a capacity right
+    to 10 % gives TPOT at the given rate to no better than a factor of ~2."""
     chip = chip or plan.chip
     if plan.mode == "server":
-        return _predict_server(plan, chip)
+        return _predict_server(plan, chip, server_load)
     if plan.mode == "offline":
         top = evaluate(chip, plan.arch, plan.precision, plan.mapping, plan.workload, batch=0)
         if not top.fits:
@@ -166,8 +190,9 @@ def predict(plan: Plan, chip: ChipSpec | None = None) -> float:
     return float(values[plan.metric])
 
 
-def _predict_server(plan: Plan, chip: ChipSpec) -> float:
-    """Mean TTFT, mean TPOT or output throughput at the row's load, under continuous batching."""
+def _predict_server(plan: Plan, chip: ChipSpec, server_load: str) -> float:
+    """Mean TTFT, mean TPOT or output throughput at the row's load (or at the highest load that
+    meets its p99 limits), under continuous batching."""
     from ..model.serving import ServingModel
     from ..specs.traffic import LengthDistribution
 
@@ -179,7 +204,15 @@ def _predict_server(plan: Plan, chip: ChipSpec) -> float:
         inputs, outputs = LengthDistribution(mean_tokens=w.input_len), LengthDistribution(mean_tokens=w.output_len)
     model = ServingModel(chip, plan.arch, plan.precision, plan.mapping, inputs, outputs,
                          max_running=plan.batch or None)
-    r = model.at_rate(plan.load_qps)
+    if server_load == "auto":
+        server_load = "limit" if plan.load_is_result else "row"
+    if server_load == "limit" and (plan.ttft_limit_s is not None or plan.tpot_limit_s is not None):
+        rate = model.goodput_per_s(plan.ttft_limit_s, plan.tpot_limit_s)
+        if rate <= 0:
+            raise Skip(f"no request rate meets the row's p99 limits on {plan.mapping.label}")
+        r = model.at_rate(rate)
+    else:
+        r = model.at_rate(plan.load_qps)
     if not r.stable:
         raise Skip(f"at {plan.load_qps:g} requests/s the model has no steady state on {plan.mapping.label}: {r.reason}")
     return {"system_output_tokens_per_s": r.output_tokens_per_s, "per_user_tokens_per_s": 1.0 / r.tpot_mean_s,
@@ -190,10 +223,11 @@ def _predict_server(plan: Plan, chip: ChipSpec) -> float:
 class Report:
     rows: pd.DataFrame                       # id, hardware, family, source_group, metric, predicted, measured, ape, signed_error
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    server_load: str = "auto"
 
     def summary(self) -> dict:
-        out = {"predicted": int(len(self.rows)), "skipped": len(self.skipped), "by_metric": {}, "by_family": {},
-               "by_metric_family": {}}
+        out = {"predicted": int(len(self.rows)), "skipped": len(self.skipped), "server_load": self.server_load,
+               "by_metric": {}, "by_family": {}, "by_metric_family": {}}
         for key, cols in (("by_metric", ["metric"]), ("by_family", ["family"]), ("by_metric_family", ["metric", "family"])):
             for name, g in self.rows.groupby(cols):
                 if key == "by_metric_family" and len(g) < 5:
@@ -209,8 +243,12 @@ class Report:
 
 
 def run_validation(lib: Library, df: pd.DataFrame, plans: dict | None = None,
-                   chip_for: Callable[[str], ChipSpec] | None = None, progress=None) -> Report:
-    """Predict every row; `plans` caches plan_row results (id -> Plan or Skip reason)."""
+                   chip_for: Callable[[str], ChipSpec] | None = None, progress=None,
+                   server_load: str = "auto") -> Report:
+    """Predict every row; `plans` caches plan_row results (id -> Plan or Skip reason);
+    server_load as in predict()."""
+    if server_load not in SERVER_LOADS:
+        raise InfersimError(f"server load '{server_load}' is not one of {', '.join(SERVER_LOADS)}")
     records, skipped = [], []
     for i, row in enumerate(df.to_dict("records")):
         if progress:
@@ -222,7 +260,7 @@ def run_validation(lib: Library, df: pd.DataFrame, plans: dict | None = None,
             if plans is not None:
                 plans[row["id"]] = plan
             chip = chip_for(row["hardware"]) if chip_for else None
-            pred = predict(plan, chip)
+            pred = predict(plan, chip, server_load)
         except Skip as exc:
             if plans is not None:
                 plans[row["id"]] = exc
@@ -234,4 +272,4 @@ def run_validation(lib: Library, df: pd.DataFrame, plans: dict | None = None,
                         "predicted": pred, "measured": measured, "ape": abs(pred - measured) / measured,
                         "signed_error": (pred - measured) / measured, "mapping": plan.mapping.label,
                         "input_len_used": plan.workload.input_len, "input_len_from": plan.input_len_source})
-    return Report(pd.DataFrame(records), skipped)
+    return Report(pd.DataFrame(records), skipped, server_load)
