@@ -92,11 +92,15 @@ def test_pipeline_stages_keep_micro_batches_in_flight(setup):
 
 def test_an_arrival_waits_for_the_iteration_in_flight(setup):
     """Half an iteration on average once the engine is always busy (B >> 1): TTFT mean is at
-    least T/2 + one prefill iteration, and the p50 adds exactly T/2 to the queue-free case."""
+    least T/2 + one prefill iteration, and the p50 adds exactly T/2 to the queue-free case, whose
+    iteration carries the median prompt plus the lambda I T prompt tokens any iteration carries."""
     _, _, _, model = setup
     r = model.at_rate(0.8 * model.capacity_per_s())
     assert r.running_batch > 20                      # 1 - exp(-B) = 1 to 1e-9
-    service = model._prefill_service_s(lognormal_quantile(model.inputs, 0.5), r.running_batch)
+    others = r.rate_per_s * 1024 * r.tpot_mean_s     # one replica (TP4): lambda I T
+    alone = model._prefill_service_s(lognormal_quantile(model.inputs, 0.5), r.running_batch)
+    service = model._prefill_service_s(lognormal_quantile(model.inputs, 0.5), r.running_batch, others)
+    assert service > alone
     assert r.prefill_utilisation < 0.5               # no queue at the median: wait_q(0.5) = 0
     assert r.ttft_p50_s == pytest.approx(service + 0.5 * r.tpot_mean_s, rel=1e-9)
     assert r.ttft_mean_s >= 1.5 * r.tpot_mean_s

@@ -122,13 +122,16 @@ class ServingModel:
             lo, hi = (mid, hi) if g(mid) > mid else (lo, mid)
         return hi
 
-    def _prefill_service_s(self, prompt: float, running: float) -> float:
+    def _prefill_service_s(self, prompt: float, running: float, others: float = 0.0) -> float:
         """Iterations a prompt of `prompt` tokens needs (chunks of budget - running/pp, in one
-        micro-batch) x their length."""
+        micro-batch) x their length. Each of those iterations also carries `others` prompt tokens
+        of other requests (under Poisson arrivals, as many as in any iteration)."""
         decoding = running / self.pp
         chunk = max(self.budget - decoding, 1.0)
         n = math.ceil(prompt / chunk)
-        return n * self._micro_batch_s(decoding, min(prompt, chunk)) + self.prefill_overhead + self.prefix_load_s
+        shared = min(others / self.pp, max(self.budget - decoding - min(prompt, chunk), 0.0))
+        return n * self._micro_batch_s(decoding, shared + min(prompt, chunk)) + self.prefill_overhead + \
+            self.prefix_load_s
 
     def at_rate(self, rate_per_s: float) -> ServingResult:
         if rate_per_s <= 0:
@@ -144,7 +147,8 @@ class ServingModel:
         rho = lam * i_mean * t / max(self.pp * self.budget - running, 1e-9)
         if rho >= 1.0:
             return self._unstable(rate_per_s, f"prefill needs {rho:.2f} of the iteration token budget: past capacity")
-        s_mean = self._prefill_service_s(i_mean, running)
+        others = lam * i_mean * t          # prompt tokens of other requests in any iteration
+        s_mean = self._prefill_service_s(i_mean, running, others)
         cv2 = self.inputs.cv ** 2 if self.inputs.kind == "lognormal" else 0.0
         wait_mean = rho / (1 - rho) * s_mean * (1 + cv2) / 2       # M/G/1, service time proportional to the prompt
         tail = wait_mean / rho if rho > 0 else 0.0                  # P(W > x) ~ rho exp(-x / tail)
@@ -156,19 +160,18 @@ class ServingModel:
         # arrival wait a uniform share of it (quantiles approximated by adding those of the parts)
         slot, busy = t / self.pp, 1.0 - math.exp(-running)
         ttft_p50 = wait_q(0.5) + busy * 0.5 * slot + \
-            self._prefill_service_s(lognormal_quantile(self.inputs, 0.5), running)
+            self._prefill_service_s(lognormal_quantile(self.inputs, 0.5), running, others)
         ttft_p99 = wait_q(0.99) + busy * 0.99 * slot + \
-            self._prefill_service_s(lognormal_quantile(self.inputs, 0.99), running)
+            self._prefill_service_s(lognormal_quantile(self.inputs, 0.99), running, others)
         # TPOT per request is the mean of its ~O iteration times (as MLPerf measures it). Iterations vary
         # with the prompt tokens they carry: a compound-Poisson count (lambda T arrivals of I tokens),
         # each token adding d(iteration)/d(token); the p99 of an O-iteration mean adds Z99 sd / sqrt(O).
-        per_token = (self.iteration_s(running, prefill + 64.0) - self.iteration_s(running, prefill)) / 64.0 \
-            if (prefill := lam * i_mean * t) + 64.0 <= self.pp * self.budget else 0.0
+        per_token = (self.iteration_s(running, others + 64.0) - self.iteration_s(running, others)) / 64.0 \
+            if others + 64.0 <= self.pp * self.budget else 0.0
         tokens_sd = math.sqrt(lam * t * i_mean ** 2 * (1 + cv2))
         tpot_p99 = t + Z99 * per_token * tokens_sd / math.sqrt(max(o_mean, 1.0))
         return ServingResult(rate_per_s, True, "", running, rho, wait_mean + busy * 0.5 * slot + s_mean, ttft_p50,
-                             ttft_p99, t, t,
-                             tpot_p99, rate_per_s * o_mean)
+                             ttft_p99, t, t, tpot_p99, rate_per_s * o_mean)
 
     def _unstable(self, rate: float, reason: str) -> ServingResult:
         inf = math.inf
