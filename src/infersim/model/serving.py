@@ -212,8 +212,17 @@ class Goodput:
 
 def best_goodput(chip: ChipSpec, arch: Architecture, precision: Precision, mappings: list[Mapping],
                  inputs: LengthDistribution, outputs: LengthDistribution, max_ttft_s: float | None,
-                 max_tpot_s: float | None, **model_options) -> Goodput:
-    """Across mappings: the one with the most goodput per chip (model_options go to ServingModel)."""
+                 max_tpot_s: float | None, for_rate_per_s: float | None = None, **model_options) -> Goodput:
+    """Across mappings: the one with the most goodput per chip, or, given `for_rate_per_s`, the one
+    that serves that rate on the fewest chips (whole instances; ties to more goodput per chip).
+    model_options go to ServingModel."""
+
+    def key(g: Goodput) -> tuple[float, float]:
+        per_chip = g.rate_per_s / g.mapping.chips
+        if for_rate_per_s is None:
+            return (0.0, -per_chip)
+        return (math.ceil(for_rate_per_s / g.rate_per_s) * g.mapping.chips, -per_chip)
+
     best = None
     for m in mappings:
         model = ServingModel(chip, arch, precision, m, inputs, outputs, **model_options)
@@ -223,7 +232,7 @@ def best_goodput(chip: ChipSpec, arch: Architecture, precision: Precision, mappi
         if rate <= 0:
             continue
         g = Goodput(rate, m, model.at_rate(rate), model.capacity_per_s(), model)
-        if best is None or g.rate_per_s / m.chips > best.rate_per_s / best.mapping.chips:
+        if best is None or key(g) < key(best):
             best = g
     if best is None:
         raise InfersimError(f"no mapping of {arch.id} on {chip.id} meets the p99 targets at any rate: relax them or add chips")

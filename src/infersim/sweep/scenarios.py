@@ -404,7 +404,8 @@ def run_tiered(lib: Library, spec: ScenarioSpec, progress=None) -> ScenarioResul
         try:
             need, _ = min_chips_to_fit(chip, arch, precision, w)
             maps = [m for n in chip_counts(chip, need, None) for m in _mappings(chip, arch, n, need)]
-            g = best_goodput(chip, arch, precision, maps, inputs, t.output, ttft_target, tpot_target, **options)
+            g = best_goodput(chip, arch, precision, maps, inputs, t.output, ttft_target, tpot_target,
+                             for_rate_per_s=c.rate_per_s, **options)
         except InfersimError as exc:
             skipped.append((c.name, str(exc)))
             continue
