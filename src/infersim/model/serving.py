@@ -159,7 +159,8 @@ class ServingModel:
         # the slot of the micro-batch in flight comes round every T/pp; a busy engine makes an
         # arrival wait a uniform share of it (quantiles approximated by adding those of the parts)
         slot, busy = t / self.pp, 1.0 - math.exp(-running)
-        ttft_p50 = wait_q(0.5) + busy * 0.5 * slot + \
+        slot_wait_mean = busy * 0.5 * slot
+        ttft_p50 = wait_q(0.5) + slot_wait_mean + \
             self._prefill_service_s(lognormal_quantile(self.inputs, 0.5), running, others)
         ttft_p99 = wait_q(0.99) + busy * 0.99 * slot + \
             self._prefill_service_s(lognormal_quantile(self.inputs, 0.99), running, others)
@@ -170,7 +171,7 @@ class ServingModel:
             if others + 64.0 <= self.pp * self.budget else 0.0
         tokens_sd = math.sqrt(lam * t * i_mean ** 2 * (1 + cv2))
         tpot_p99 = t + Z99 * per_token * tokens_sd / math.sqrt(max(o_mean, 1.0))
-        return ServingResult(rate_per_s, True, "", running, rho, wait_mean + busy * 0.5 * slot + s_mean, ttft_p50,
+        return ServingResult(rate_per_s, True, "", running, rho, wait_mean + slot_wait_mean + s_mean, ttft_p50,
                              ttft_p99, t, t, tpot_p99, rate_per_s * o_mean)
 
     def _unstable(self, rate: float, reason: str) -> ServingResult:

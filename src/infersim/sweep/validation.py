@@ -214,7 +214,7 @@ def _predict_server(plan: Plan, chip: ChipSpec, server_load: str) -> float:
     else:
         r = model.at_rate(plan.load_qps)
     if not r.stable:
-        raise Skip(f"at {plan.load_qps:g} requests/s the model has no steady state on {plan.mapping.label}: {r.reason}")
+        raise Skip(f"at {r.rate_per_s:g} requests/s the model has no steady state on {plan.mapping.label}: {r.reason}")
     return {"system_output_tokens_per_s": r.output_tokens_per_s, "per_user_tokens_per_s": 1.0 / r.tpot_mean_s,
             "ttft_ms": r.ttft_mean_s * 1e3, "tpot_ms": r.tpot_mean_s * 1e3}[plan.metric]
 
