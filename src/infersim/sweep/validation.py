@@ -36,6 +36,11 @@ SOURCE_GROUPS = ((r"inference_results_v4\.1", "MLPerf v4.1"), (r"inference_resul
 # sources whose server load is the benchmark's result: MLPerf LoadGen's Server score is the highest
 # rate the submitter found that still meets the p99 limits, so the rate is measured, not given
 LOAD_IS_RESULT = (r"mlcommons/inference_results",)
+# sources whose runtime stores integer weights but multiplies in bf16 (weight-only quantization), so
+# the chip's int8 peak does not apply: AWS Neuron (transformers-neuronx; the data README says Llama-3-8B
+# "stores weights in INT8 and computes in BF16") and JetStream-PyTorch (jetstream_pt/layers.py,
+# WeightOnlyPerChannelQuantizedLinear: int8 weights, bf16 activations and matmul)
+WEIGHT_ONLY_SOURCES = ((r"aws-neuron", "bf16"), (r"jetstream", "bf16"))
 # the traffic spec holding a dataset's length statistics, when a row leaves input_len empty
 DATASETS = ((r"mlcommons/inference_results", "llama-2-70b", "mlperf-llama2-70b-openorca"),
             (r"mlcommons/inference_results", "mixtral-8x7b", "mlperf-mixtral-8x7b"),
@@ -126,8 +131,10 @@ def plan_row(lib: Library, row, chip_for: Callable[[str], ChipSpec] | None = Non
             raise Skip("input_len/output_len empty and no dataset spec in workloads/traffic for this source")
     workload = Workload(max(1, round(inp)), max(1, round(out)))
     kv = _num(row, "kv_dtype") or ("fp8" if row["weight_dtype"] in ("fp8", "fp4") else "bf16")
+    compute = next((c for pat, c in WEIGHT_ONLY_SOURCES if re.search(pat, str(row["source"]), re.IGNORECASE)), None) \
+        if row["weight_dtype"] in ("int8", "int4") else None
     try:
-        precision = resolve_precision(chip, row["weight_dtype"], kv)
+        precision = resolve_precision(chip, row["weight_dtype"], kv, compute)
     except InfersimError as exc:
         raise Skip(str(exc)) from None
     n = int(_num(row, "num_chips") or 1)
