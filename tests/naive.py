@@ -13,10 +13,11 @@ from infersim.kernels import layout as L
 COMPUTE, MEMORY, NETWORK = "compute", "memory", "network"
 
 
-def roofline(flops, nbytes, peak, bw, eff_c, eff_m):
+def roofline(flops, nbytes, peak, bw, eff_c, eff_m, overlap_loss=0.0):
     tc = flops / (peak * eff_c)
     tm = nbytes / (bw * eff_m)
-    return (tc, COMPUTE) if tc >= tm else (tm, MEMORY)
+    exposed = overlap_loss * min(tc, tm)   # the part of the shorter term not hidden under the longer
+    return (tc + exposed, COMPUTE) if tc >= tm else (tm + exposed, MEMORY)
 
 
 def ring_allreduce(msg, group, bw, lat, eff):
@@ -116,7 +117,7 @@ def step_time(a, c, n_seqs, new, past, decode, wb, kvb, ab, tp, pp, ep):
     eff_c = c[L.C_EFF_DECODE] if decode else c[L.C_EFF_PREFILL]
     table = {}
     for name, (f, b, cnt) in op_costs(a, n_seqs, new, past, decode, wb, kvb, ab, tp).items():
-        t, bound = roofline(f, b, c[L.C_PEAK_FLOPS], c[L.C_MEM_BW], eff_c, c[L.C_EFF_MEM])
+        t, bound = roofline(f, b, c[L.C_PEAK_FLOPS], c[L.C_MEM_BW], eff_c, c[L.C_EFF_MEM], c[L.C_OVERLAP_LOSS])
         table[name] = (t, bound, cnt)
     n = n_seqs * new
     msg = n * a[L.A_HIDDEN] * ab

@@ -11,7 +11,7 @@ from infersim.sweep.validation import plan_row, predict, read_rows
 
 ACC = Path(__file__).resolve().parents[1] / "benchmarks" / "accuracy"
 PRIOR = {"prefill_compute": 0.7, "decode_compute": 0.5, "memory_bandwidth": 0.8, "interconnect": 0.75,
-         "step_overhead_s": 3e-4, "prefill_overhead_s": 3e-4}
+         "step_overhead_s": 3e-4, "prefill_overhead_s": 3e-4, "overlap_loss": 0.5}
 
 
 def test_fit_recovers_known_efficiencies_from_synthetic_measurements(lib):
@@ -19,7 +19,7 @@ def test_fit_recovers_known_efficiencies_from_synthetic_measurements(lib):
     df = read_rows(ACC / "calibration.csv")
     rows = df[df["hardware"].isin(["aws-inferentia2"]) & (df["mode"] == "fixed_batch")].copy()
     truth = {"prefill_compute": 0.45, "decode_compute": 0.5, "memory_bandwidth": 0.55, "interconnect": 0.4,
-             "step_overhead_s": 2e-3, "prefill_overhead_s": 8e-3}
+             "step_overhead_s": 2e-3, "prefill_overhead_s": 8e-3, "overlap_loss": 0.3}
     plans = {}
     for r in rows.to_dict("records"):
         plans[r["id"]] = plan_row(lib, r)

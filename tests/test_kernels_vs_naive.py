@@ -23,8 +23,9 @@ def test_roofline_matches_naive():
     for _ in range(500):
         f, b, peak, bw = 10 ** RNG.uniform(3, 15, 4)
         ec, em = RNG.uniform(0.05, 1, 2)
-        t, bound = roofline_time_nb(f, b, peak, bw, ec, em)
-        t2, bound2 = naive.roofline(f, b, peak, bw, ec, em)
+        loss = RNG.choice([0.0, RNG.uniform(0, 1), 1.0])
+        t, bound = roofline_time_nb(f, b, peak, bw, ec, em, loss)
+        t2, bound2 = naive.roofline(f, b, peak, bw, ec, em, loss)
         assert _close(t, t2) and L.BOUND_NAMES[bound] == bound2
 
 

@@ -9,9 +9,10 @@ Server rows are predicted at the highest rate that meets their p99 limits (their
 benchmark's result; see infersim.sweep.validation.predict), and take part in leave-one-source-out
 as predicted rows of their source.
 
-Procedure (see infersim.sweep.calibration): per family, five parameters (prefill compute,
-decode compute, memory bandwidth, interconnect, per-step overhead) minimise the squared log
-error over that family's predictable rows, weakly pulled toward family_defaults.toml.
+Procedure (see infersim.sweep.calibration): per family, seven parameters (prefill compute,
+decode compute, memory bandwidth, interconnect, overlap loss, per-step and per-prefill overhead;
+plus an FP4 scale where the family has FP4 rows) minimise the squared log error over that
+family's predictable rows, weakly pulled toward family_defaults.toml.
 
 Where the fit is written: a chip with rows of its own gets its family's fitted values. A chip
 without rows gets them only when the family's fit rests on at least MIN_SOURCES independent

@@ -47,7 +47,8 @@ C_OUT_BW = 12               # scale-out bytes/s per direction
 C_OUT_LAT_S = 13
 C_TDP_W = 14
 C_PREFILL_OVERHEAD_S = 15   # fixed time of one prefill (its own graph launch and scheduling)
-C_FIELDS = 16
+C_OVERLAP_LOSS = 16         # share of the shorter of an operator's compute and memory times left exposed
+C_FIELDS = 17
 
 # ---- one configuration to evaluate --------------------------------------------------------
 K_CHIP = 0                  # row in the chip matrix

@@ -13,7 +13,8 @@ from .config import JIT, JIT_PARALLEL
 from .layout import (
     A_DENSE_FFN, A_EXPERT_FFN, A_HIDDEN, A_KV_SHARD_MAX, A_N_DENSE_LAYERS, A_N_LAYERS, A_N_MOE_LAYERS,
     A_TOPK, A_VOCAB, BOUND_NETWORK, C_EFF_DECODE, C_EFF_MEM, C_EFF_NET, C_EFF_PREFILL, C_MEM_BW,
-    C_MEM_BYTES, C_OUT_BW, C_OUT_LAT_S, C_OVERHEAD_S, C_PEAK_FLOPS, C_PREFILL_OVERHEAD_S, C_UP_BW, C_UP_DOMAIN, C_UP_LAT_S,
+    C_MEM_BYTES, C_OUT_BW, C_OUT_LAT_S, C_OVERHEAD_S, C_OVERLAP_LOSS, C_PEAK_FLOPS, C_PREFILL_OVERHEAD_S, C_UP_BW,
+    C_UP_DOMAIN, C_UP_LAT_S,
     C_USABLE_FRAC, K_ACT_BYTES, K_BATCH, K_CHIP, K_EP, K_INPUT_LEN, K_KV_BYTES, K_MODEL, K_OUTPUT_LEN,
     K_PP, K_PREFILL_CHUNK, K_REPLICAS, K_TP, K_W_BYTES, N_OPS, OP_EP_ALLTOALL, OP_PP_SENDRECV,
     OP_TP_ALLREDUCE, R_BATCH, R_CHIPS, R_DECODE_BOUND, R_FIELDS, R_FITS, R_KV_BYTES_CHIP, R_MAX_BATCH,
@@ -48,7 +49,8 @@ def step_time_nb(arch, chip, n_seqs, new_tokens, past_tokens, is_decode, w_bytes
         times[op] = 0.0
         bounds[op] = 0
         if count[op] > 0.0:
-            t, b = roofline_time_nb(flops[op], nbytes[op], chip[C_PEAK_FLOPS], chip[C_MEM_BW], eff_c, chip[C_EFF_MEM])
+            t, b = roofline_time_nb(flops[op], nbytes[op], chip[C_PEAK_FLOPS], chip[C_MEM_BW], eff_c, chip[C_EFF_MEM],
+                                    chip[C_OVERLAP_LOSS])
             times[op] = t
             bounds[op] = b
             total += count[op] * t

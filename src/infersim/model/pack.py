@@ -76,4 +76,5 @@ def pack_chip(chip: ChipSpec, compute_dtype: str) -> np.ndarray:
     row[L.C_OUT_LAT_S] = net.scaleout_latency_s
     row[L.C_TDP_W] = chip.power.tdp_w
     row[L.C_PREFILL_OVERHEAD_S] = eff.prefill_overhead_s
+    row[L.C_OVERLAP_LOSS] = eff.overlap_loss
     return row

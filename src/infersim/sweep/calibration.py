@@ -1,7 +1,8 @@
 """Fit a few physically meaningful efficiencies per hardware family on measured rows.
 
 Per family: prefill compute, decode compute, memory bandwidth, interconnect (fractions of peak,
-0 < x <= 1) and a fixed per-step overhead (seconds). Objective: the sum over the family's rows of
+0 < x <= 1), the overlap loss (the share of the shorter of an operator's compute and memory times
+not hidden under the longer) and fixed per-step and per-prefill overheads (seconds). Objective: the sum over the family's rows of
 (ln predicted - ln measured)^2, plus a weak pull (weight PRIOR_WEIGHT) toward the family default
 so that a parameter the rows cannot see stays where it was. Method: coordinate descent with a
 golden-section search per parameter in log space, a few sweeps. No per-row knobs.
@@ -20,10 +21,11 @@ from ..specs.library import Library
 from .validation import Skip, family, predict, source_group
 
 PARAMS = ("prefill_compute", "decode_compute", "memory_bandwidth", "interconnect", "step_overhead_s",
-          "prefill_overhead_s")
+          "prefill_overhead_s", "overlap_loss")
 FP4_PARAM = "fp4_compute_scale"   # fitted only for a family with FP4 rows
 BOUNDS = {"prefill_compute": (0.05, 1.0), "decode_compute": (0.05, 1.0), "memory_bandwidth": (0.1, 1.0),
           "interconnect": (0.05, 1.0), "step_overhead_s": (1e-6, 0.05), "prefill_overhead_s": (1e-6, 0.2),
+          "overlap_loss": (0.01, 1.0),
           FP4_PARAM: (0.2, 1.0)}
 PRIOR_WEIGHT = 0.01   # per parameter, in (ln units)^2: small next to one row's squared log error
 SWEEPS = 8
