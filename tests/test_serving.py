@@ -106,6 +106,32 @@ def test_an_arrival_waits_for_the_iteration_in_flight(setup):
     assert r.ttft_mean_s >= 1.5 * r.tpot_mean_s
 
 
+def test_p99_tpot_carries_the_slow_swings_of_load_by_hand(lib, monkeypatch):
+    """A stand-in engine whose iteration takes a + b x (sequences decoding), whatever the prompt:
+    a = 10 ms, b = 0.1 ms. At 50 requests/s of 100 output tokens, g(T) = a + b lambda O T, so
+    T = a / (1 - b lambda O) = 10 / (1 - 0.5) = 20 ms and B = lambda O T = 100 running.
+    Elasticity eps = d ln g / d ln T = b lambda O = 0.5; var B = B / (1 - eps) = 200;
+    sd(T) / T = eps / sqrt(B (1 - eps)) = 0.5 / sqrt(50) = 0.07071; no prompt jitter (b ignores prompts).
+    p99 TPOT = 20 ms x (1 + 2.3263 x 0.07071) = 23.290 ms."""
+    chip = lib.chip("nvidia-h100-sxm")
+    arch = lib.architecture("llama-3.1-8b")
+    model = ServingModel(chip, arch, resolve_precision(chip, "fp8", "fp8"), Mapping(),
+                         LengthDistribution(mean_tokens=100), LengthDistribution(mean_tokens=100))
+    assert model.max_batch > 100
+    monkeypatch.setattr(model, "_micro_batch_s", lambda decoding, prefill: 0.010 + 1e-4 * decoding)
+    r = model.at_rate(50.0)
+    assert r.tpot_mean_s == pytest.approx(0.020, rel=1e-6)
+    assert r.running_batch == pytest.approx(100.0, rel=1e-6)
+    assert r.tpot_p99_s == pytest.approx(0.023290, rel=1e-4)
+    # With T = a / (1 - eps) and B = lambda O T, B (1 - eps) = lambda O a, so sd(T) / T = eps / sqrt(lambda O a):
+    # 1 request/s: eps = 0.01, sd = 0.01 / sqrt(1) -> p99 / mean = 1.02326;
+    # 50 requests/s: 0.5 / sqrt(50) = 0.07071 -> 1.16450 (as above);
+    # 90 requests/s: eps = 0.9, lambda O a = 90, sd = 0.9 / sqrt(90) = 0.09487 -> 1.22070.
+    # The ratio grows with load while the mean itself diverges toward capacity (100 requests/s).
+    ratios = [model.at_rate(x).tpot_p99_s / model.at_rate(x).tpot_mean_s for x in (1.0, 50.0, 90.0)]
+    assert ratios == pytest.approx([1.023263, 1.164496, 1.220698], rel=1e-4)
+
+
 def test_best_goodput_prefers_more_per_chip(setup):
     chip, arch, p, _ = setup
     inputs, outputs = LengthDistribution(mean_tokens=1024), LengthDistribution(mean_tokens=256)

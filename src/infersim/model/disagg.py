@@ -67,7 +67,10 @@ def decode_capacity(chip: ChipSpec, arch: Architecture, precision: Precision, ma
     o = outputs.mean_tokens
 
     def tpot99(running: float) -> float:
-        return model.iteration_s(running + Z99 * math.sqrt(running), 0.0)
+        # the running count swings with var B / (1 - eps), eps = d ln T / d ln B (as in ServingModel.at_rate)
+        t, h = model.iteration_s(running, 0.0), 1e-3
+        eps = min(max((model.iteration_s(running * (1 + h), 0.0) / t - 1.0) / h, 0.0), 1.0 - 1e-9)
+        return model.iteration_s(running + Z99 * math.sqrt(running / (1.0 - eps)), 0.0)
 
     if model.max_batch < 1 or tpot99(1.0) > max_tpot_s:
         return PoolCapacity(chip.id, mapping, 0.0, math.nan, tpot99(1.0) if model.max_batch else math.inf)

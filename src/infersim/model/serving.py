@@ -101,6 +101,13 @@ class ServingModel:
         return self.overhead + mixed_step_time_nb(self._a, self._c, decoding, past, prefill_tokens,
                                                   self.prefix, *self._args, self._scratch)
 
+    def _load_elasticity(self, running: float, prompt_tokens: float, t: float, h: float = 1e-3) -> float:
+        """d ln T / d ln B at the fixed point, the prompt tokens of an iteration following T."""
+        e_b = (self.iteration_s(running * (1 + h), prompt_tokens) / t - 1.0) / h
+        e_p = (self.iteration_s(running, prompt_tokens * (1 + h)) / t - 1.0) / h \
+            if 0 < prompt_tokens * (1 + h) <= self.pp * self.budget else 0.0
+        return min(max(e_b / max(1.0 - e_p, 1e-9), 0.0), 1.0 - 1e-9)
+
     def _fixed_point(self, lam: float, i_mean: float, o_mean: float) -> float | None:
         """Smallest iteration time T with T >= g(T) = overhead + mixed(lam O T running, lam I T tokens);
         g increases with T, so scan up geometrically for a sign change, then bisect. None if g(T) > T
@@ -170,7 +177,19 @@ class ServingModel:
         per_token = (self.iteration_s(running, others + 64.0) - self.iteration_s(running, others)) / 64.0 \
             if others + 64.0 <= self.pp * self.budget else 0.0
         tokens_sd = math.sqrt(lam * t * i_mean ** 2 * (1 + cv2))
-        tpot_p99 = t + Z99 * per_token * tokens_sd / math.sqrt(max(o_mean, 1.0))
+        jitter_sd = per_token * tokens_sd / math.sqrt(max(o_mean, 1.0))
+        # Slow swings of load: the running count B is Poisson-like and relaxes over about a request
+        # lifetime, while the prompt tokens of an iteration (lambda I T) follow T at once. The
+        # iteration time follows B with elasticity eps = e_B / (1 - e_P), e_B and e_P its direct
+        # elasticities to B and to the prompt tokens (0 when the weights dominate, -> 1 at capacity);
+        # eps also slows the relaxation (rate (1 - eps) / (O T)). Linearised (Ornstein-Uhlenbeck,
+        # arrivals and departures both Poisson): var B = B / (1 - eps), so sd(T) / T =
+        # eps / sqrt(B (1 - eps)); a request's lifetime is shorter than that correlation time, so its
+        # TPOT carries nearly all of it. A prefill-only instance (O = 1) has e_B ~ 0: no swing.
+        eps = self._load_elasticity(running, others, t)
+        swing = eps / math.sqrt(max(running, 1e-12) * (1.0 - eps))
+        tpot_p99 = t + Z99 * math.sqrt(jitter_sd ** 2 + (t * swing) ** 2)
+        ttft_p99 *= 1.0 + Z99 * swing
         return ServingResult(rate_per_s, True, "", running, rho, wait_mean + slot_wait_mean + s_mean, ttft_p50,
                              ttft_p99, t, t, tpot_p99, rate_per_s * o_mean)
 
