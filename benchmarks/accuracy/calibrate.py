@@ -44,12 +44,15 @@ DATA = HERE / "calibration.csv"
 MIN_SOURCES = 2
 
 
-def efficiency_block(params: dict, fam: str, rows: list[str], own: list[str], date: str, old_overhead_note: str) -> str:
+def efficiency_block(params: dict, fam: str, rows: list[str], own: list[str], date: str, old_overhead_note: str,
+                     fixed: tuple[str, ...] = ()) -> str:
     lines = ["[efficiency]"]
     for k in params:
         v = params[k]
         value = f"{v:.3g}" if k.endswith("_s") else f"{v:.3f}"
-        lines.append(f"{k} = {value}  # fitted ({date}): family '{fam}', benchmarks/accuracy/calibrate.py")
+        how = "family default, not fitted (reason in benchmarks/accuracy/family_defaults.toml)" if k in fixed \
+            else f"fitted ({date}): family '{fam}', benchmarks/accuracy/calibrate.py"
+        lines.append(f"{k} = {value}  # {how}")
     lines.append("usable_memory_fraction = 0.90  # family default (assumption): not fitted (no row constrains it)"
                  if old_overhead_note is None else old_overhead_note)
     mine = f"{len(own)} of them on this chip" if own else "none on this chip: it takes its family's values"
@@ -89,7 +92,7 @@ def write_chip_files(lib: Library, fits: dict, rows: "pd.DataFrame") -> list[Pat
             written.append(path)
             continue
         usable = re.search(r"^usable_memory_fraction = .*$", m.group(1), flags=re.M)
-        block = efficiency_block(fit.params, fam, fit.rows, own, date, usable.group(0) if usable else None)
+        block = efficiency_block(fit.params, fam, fit.rows, own, date, usable.group(0) if usable else None, fit.fixed)
         path.write_text(text[: m.start()] + block + text[m.end():])
         written.append(path)
     return written

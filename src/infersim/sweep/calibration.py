@@ -42,6 +42,7 @@ class FamilyFit:
     params: dict[str, float]
     rows: list[str]
     loss: float
+    fixed: tuple[str, ...] = ()   # parameters kept at their family default (not fitted)
 
 
 def _loss(lib: Library, plans: dict, rows: pd.DataFrame, params: dict, prior: dict) -> float:
@@ -56,7 +57,7 @@ def _loss(lib: Library, plans: dict, rows: pd.DataFrame, params: dict, prior: di
             total += 4.0  # a configuration that stops fitting is heavily penalised
             continue
         total += (math.log(pred) - math.log(r.value)) ** 2
-    for k in params:
+    for k in (k for k in params if prior.get(k, 0.0) > 0.0):
         total += PRIOR_WEIGHT * (math.log(params[k]) - math.log(prior[k])) ** 2
     return total
 
@@ -65,14 +66,17 @@ def fit_family(lib: Library, plans: dict, rows: pd.DataFrame, prior: dict[str, f
     """Fit PARAMS on `rows` (each with a Plan in `plans`), starting from and pulled to `prior`."""
     names = list(PARAMS) + ([FP4_PARAM] if (rows["weight_dtype"] == "fp4").any() else [])
     prior = {**prior, FP4_PARAM: prior.get(FP4_PARAM, 1.0)} if FP4_PARAM in names else prior
+    # a default of exactly 0 (allowed for the overlap loss: the pure roofline) is kept, not fitted
+    fixed = {k: 0.0 for k in names if prior.get(k) == 0.0}
+    names = [k for k in names if k not in fixed]
     params = {k: prior[k] for k in names}
-    best = _loss(lib, plans, rows, params, prior)
+    best = _loss(lib, plans, rows, {**params, **fixed}, prior)
     for _ in range(SWEEPS):
         for k in names:
             lo, hi = (math.log(b) for b in BOUNDS[k])
 
             def f(x, k=k):
-                return _loss(lib, plans, rows, {**params, k: math.exp(x)}, prior)
+                return _loss(lib, plans, rows, {**params, **fixed, k: math.exp(x)}, prior)
 
             a, b = lo, hi
             c, d = b - GOLDEN * (b - a), a + GOLDEN * (b - a)
@@ -90,7 +94,7 @@ def fit_family(lib: Library, plans: dict, rows: pd.DataFrame, prior: dict[str, f
             fx = f(x)
             if fx < best:
                 best, params[k] = fx, math.exp(x)
-    return FamilyFit(family(rows.iloc[0]["hardware"]), params, list(rows["id"]), best)
+    return FamilyFit(family(rows.iloc[0]["hardware"]), {**params, **fixed}, list(rows["id"]), best, tuple(fixed))
 
 
 def usable_rows(df: pd.DataFrame, plans: dict) -> pd.DataFrame:
