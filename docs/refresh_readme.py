@@ -10,7 +10,8 @@ What it refreshes (every other block is left as it is, and listed):
   replaces the lines up to the next `$` line (commands in SKIP are left alone: too long to re-run);
 - the block right after set-up command (a): the output of `infersim compare --model llama-3.1-70b`;
 - a table quoting a scenario's headline (the scenario id in backticks in the 8 lines above it): the
-  same columns and the same rows (matched on the string columns), from docs/scenarios/<id>/headline.csv;
+  same columns and the same rows (matched on its leading string columns; a table of the scenario's
+  first N rows takes its first N in their current order), from docs/scenarios/<id>/headline.csv;
 - prose equal to a scenario's summary.txt as committed (git HEAD) becomes the regenerated one.
 The accuracy tables ("How accurate is it?") come from validate and calibrate runs; they are listed
 as not refreshed, to be updated by hand from those runs.
@@ -72,7 +73,11 @@ def refresh_scenario_table(scenario: str, body: list[str]) -> list[str] | None:
         if len(wanted) != len(df):    # the whole table, keyed on a number: the rows in their order
             return None
         return frame_table(df[cols], percent=_percent_columns(cols, body)).splitlines()
-    return frame_table(df.loc[[index[w] for w in wanted], cols], percent=_percent_columns(cols, body)).splitlines()
+    rows = [index[w] for w in wanted]
+    head = list(df.index[:len(rows)])
+    if set(rows) == set(head):       # a "top N" of the scenario: its first N rows in its current order
+        rows = head
+    return frame_table(df.loc[rows, cols], percent=_percent_columns(cols, body)).splitlines()
 
 
 def _percent_columns(cols: list[str], body: list[str]) -> list[str] | None:

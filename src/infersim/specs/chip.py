@@ -127,7 +127,8 @@ class Efficiency(Strict):
     step_overhead_s: NonNegativeFloat
     prefill_overhead_s: NonNegativeFloat
     usable_memory_fraction: Fraction
-    overlap_loss: float = Field(0.0, ge=0.0, le=1.0)  # share of the shorter of an operator's compute and memory times not hidden under the longer; 0 = pure roofline
+    # share of the shorter of an operator's compute and memory times not hidden under the longer; 0 = pure roofline
+    overlap_loss: float = Field(0.0, ge=0.0, le=1.0)
     fp4_compute_scale: Fraction | None = None  # FP4 GEMMs' efficiency relative to the other dtypes; absent = the same
     basis: str
     fitted_on: list[str] = Field(default_factory=list)

@@ -2,7 +2,8 @@
 
 Per family: prefill compute, decode compute, memory bandwidth, interconnect (fractions of peak,
 0 < x <= 1), the overlap loss (the share of the shorter of an operator's compute and memory times
-not hidden under the longer) and fixed per-step and per-prefill overheads (seconds). Objective: the sum over the family's rows of
+not hidden under the longer; a family default of 0 keeps the pure roofline, unfitted) and fixed
+per-step and per-prefill overheads (seconds). Objective: the sum over the family's rows of
 (ln predicted - ln measured)^2, plus a weak pull (weight PRIOR_WEIGHT) toward the family default
 so that a parameter the rows cannot see stays where it was. Method: coordinate descent with a
 golden-section search per parameter in log space, a few sweeps. No per-row knobs.
