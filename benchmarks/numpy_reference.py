@@ -35,10 +35,11 @@ def step_time(a, c, n_seqs, new, past, decode, wb, kvb, ab, tp, pp):
     layers = a[:, L.A_N_LAYERS]
     shard = np.minimum(tp, a[:, L.A_KV_SHARD_MAX])
     eff_c = c[:, L.C_EFF_DECODE] if decode else c[:, L.C_EFF_PREFILL]
-    peak, bw, eff_m = c[:, L.C_PEAK_FLOPS], c[:, L.C_MEM_BW], c[:, L.C_EFF_MEM]
+    peak, bw, eff_m, loss = c[:, L.C_PEAK_FLOPS], c[:, L.C_MEM_BW], c[:, L.C_EFF_MEM], c[:, L.C_OVERLAP_LOSS]
 
     def roof(count, flops, nbytes):
-        return count * np.maximum(flops / (peak * eff_c), nbytes / (bw * eff_m))
+        tc, tm = flops / (peak * eff_c), nbytes / (bw * eff_m)
+        return count * (np.maximum(tc, tm) + loss * np.minimum(tc, tm))
 
     t = roof(1.0, 0.0, n * d * wb / tp + n * d * ab)
     qkv = a[:, L.A_QKV_PARAMS]
