@@ -68,8 +68,7 @@ def decode_capacity(chip: ChipSpec, arch: Architecture, precision: Precision, ma
 
     def tpot99(running: float) -> float:
         # the running count swings with var B / (1 - eps), eps = d ln T / d ln B (as in ServingModel.at_rate)
-        t, h = model.iteration_s(running, 0.0), 1e-3
-        eps = min(max((model.iteration_s(running * (1 + h), 0.0) / t - 1.0) / h, 0.0), 1.0 - 1e-9)
+        eps = model.load_elasticity(running, 0.0, model.iteration_s(running, 0.0))
         return model.iteration_s(running + Z99 * math.sqrt(running / (1.0 - eps)), 0.0)
 
     if model.max_batch < 1 or tpot99(1.0) > max_tpot_s:

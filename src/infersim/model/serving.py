@@ -101,8 +101,9 @@ class ServingModel:
         return self.overhead + mixed_step_time_nb(self._a, self._c, decoding, past, prefill_tokens,
                                                   self.prefix, *self._args, self._scratch)
 
-    def _load_elasticity(self, running: float, prompt_tokens: float, t: float, h: float = 1e-3) -> float:
-        """d ln T / d ln B at the fixed point, the prompt tokens of an iteration following T."""
+    def load_elasticity(self, running: float, prompt_tokens: float, t: float, h: float = 1e-3) -> float:
+        """d ln T / d ln B around an iteration of `running` sequences and `prompt_tokens` prompt
+        tokens lasting t, the prompt tokens following T (in [0, 1))."""
         e_b = (self.iteration_s(running * (1 + h), prompt_tokens) / t - 1.0) / h
         e_p = (self.iteration_s(running, prompt_tokens * (1 + h)) / t - 1.0) / h \
             if 0 < prompt_tokens * (1 + h) <= self.pp * self.budget else 0.0
@@ -186,7 +187,7 @@ class ServingModel:
         # arrivals and departures both Poisson): var B = B / (1 - eps), so sd(T) / T =
         # eps / sqrt(B (1 - eps)); a request's lifetime is shorter than that correlation time, so its
         # TPOT carries nearly all of it. A prefill-only instance (O = 1) has e_B ~ 0: no swing.
-        eps = self._load_elasticity(running, others, t)
+        eps = self.load_elasticity(running, others, t)
         swing = eps / math.sqrt(max(running, 1e-12) * (1.0 - eps))
         tpot_p99 = t + Z99 * math.sqrt(jitter_sd ** 2 + (t * swing) ** 2)
         ttft_p99 *= 1.0 + Z99 * swing
