@@ -8,6 +8,7 @@ import pytest
 from infersim.kernels import layout as L
 from infersim.kernels.serving import mixed_step_time_nb, new_scratch
 from infersim.kernels.step import step_time_nb
+from infersim.errors import InfersimError
 from infersim.model.engine import Mapping, Workload, evaluate, resolve_precision
 from infersim.model.pack import pack_architecture, pack_chip
 from infersim.model.serving import ServingModel, best_goodput, lognormal_quantile
@@ -84,7 +85,11 @@ def test_pipeline_stages_keep_micro_batches_in_flight(setup):
     pp2 = ServingModel(chip, arch, p, Mapping(tp=2, pp=2), inputs, outputs)
     offline = evaluate(chip, arch, p, Mapping(tp=2, pp=2), Workload(1024, 256))
     cap_tokens = pp2.capacity_per_s() * 256
-    assert 0.85 * offline.system_tokens_per_s <= cap_tokens <= 1.10 * offline.system_tokens_per_s
+    # paged KV lets the serving model hold more sequences than the static batch (whose sequences
+    # all reserve 1024 + 256 tokens): allow for that share of extra running sequences
+    paged = pp2.max_batch / offline.batch
+    assert paged > 1.0
+    assert 0.85 * offline.system_tokens_per_s <= cap_tokens <= 1.10 * paged * offline.system_tokens_per_s
     r = pp2.at_rate(0.5 * pp2.capacity_per_s())
     prompt_tokens = r.rate_per_s * 1024 * r.tpot_mean_s         # lambda I T per iteration, one replica
     assert r.tpot_mean_s == pytest.approx(pp2._micro_batch_s(r.running_batch / 2, prompt_tokens / 2), rel=1e-6)
@@ -130,6 +135,76 @@ def test_p99_tpot_carries_the_slow_swings_of_load_by_hand(lib, monkeypatch):
     # The ratio grows with load while the mean itself diverges toward capacity (100 requests/s).
     ratios = [model.at_rate(x).tpot_p99_s / model.at_rate(x).tpot_mean_s for x in (1.0, 50.0, 90.0)]
     assert ratios == pytest.approx([1.023263, 1.164496, 1.220698], rel=1e-4)
+
+
+def test_kv_memory_is_paged(lib):
+    """A running sequence holds its prompt and what it has generated so far: the cap on running
+    sequences is the one of a static batch whose outputs are E[O^2] / (2 E[O]) long, 128 for a
+    fixed 256-token output and 128 x (1 + 0.8^2) = 209.92 -> 210 with cv 0.8."""
+    chip = lib.chip("nvidia-h100-sxm")
+    arch = lib.architecture("llama-3.1-70b")
+    p = resolve_precision(chip, "fp8", "fp8")
+    fixed = ServingModel(chip, arch, p, Mapping(tp=4), LengthDistribution(mean_tokens=1024),
+                         LengthDistribution(mean_tokens=256))
+    spread = ServingModel(chip, arch, p, Mapping(tp=4), LengthDistribution(mean_tokens=1024),
+                          LengthDistribution(kind="lognormal", mean_tokens=256, cv=0.8))
+    held = evaluate(chip, arch, p, Mapping(tp=4), Workload(1024, 128)).max_batch
+    assert fixed.max_batch == held
+    assert held > evaluate(chip, arch, p, Mapping(tp=4), Workload(1024, 256)).max_batch
+    assert spread.max_batch == evaluate(chip, arch, p, Mapping(tp=4), Workload(1024, 210)).max_batch
+
+
+def test_saturated_engine_by_hand(lib, monkeypatch):
+    """Offline: the engine full. Stand-in iteration 10 ms + 0.1 ms per decoding sequence + 0.01 ms
+    per prompt token, 100-token prompts and outputs, 300 sequences at most (max_running).
+    Budget cap 8192 x 100 / 200 = 4096 > 300, so running = 300; the replacing prompts are
+    300 x 100 / 100 = 300 tokens: T = 10 + 30 + 3 = 43 ms. With a 400-token budget the prompts
+    that keep it full fill it at 400 x 100 / 200 = 200 sequences: T = 10 + 20 + 2 = 32 ms."""
+    chip = lib.chip("nvidia-h100-sxm")
+    arch = lib.architecture("llama-3.1-8b")
+    p = resolve_precision(chip, "fp8", "fp8")
+    for budget, running, t in ((8192, 300.0, 0.043), (400, 200.0, 0.032)):
+        model = ServingModel(chip, arch, p, Mapping(), LengthDistribution(mean_tokens=100),
+                             LengthDistribution(mean_tokens=100), token_budget=budget, max_running=300)
+        monkeypatch.setattr(model, "_micro_batch_s", lambda d, pf: 0.010 + 1e-4 * d + 1e-5 * pf)
+        assert model.saturated() == pytest.approx((running, t), rel=1e-12)
+        # a little below saturation the serving model is stable, a little above it is not
+        lam = running / (100 * t)
+        assert model.at_rate(0.99 * lam).stable and not model.at_rate(1.01 * lam).stable
+
+
+def test_dispatch_window_by_hand(lib, monkeypatch):
+    """A front end that gathers arrivals for W = 0.3 s and hands each gathering to one replica.
+    Stand-in iteration 20 ms + 0.1 ms per prompt token, whatever the decoding count (no load
+    swing), prompts fixed at 200 tokens. At 10 requests/s a gathering holds 3 prompts = 600
+    tokens, prefilled in one iteration of 20 + 60 = 80 ms, all finishing together. The running
+    count B = lambda O T = 10 x 50 x T with T = 20 + 0.1 x lambda I T (2,000 prompt tokens/s):
+    T = 20 / (1 - 0.2) = 25 ms, B = 12.5, busy = 1 - exp(-12.5). Prompt-token utilisation
+    rho = lambda I T / (budget - B) = 50 / 8179.5, so the queue wait is rho / (1 - rho) x s x 1 / 2
+    with s the one-prompt service 20 + 0.1 x (200 + 50) = 45 ms. Both services add the chip's
+    prefill overhead po (0.157 ms on the H100 file).
+    Mean TTFT = wait + busy x T / 2 + W / 2 + 80 ms + po = 0.000139 + 0.0125 + 0.15 + 0.08 + 0.000157 s."""
+    chip = lib.chip("nvidia-h100-sxm")
+    arch = lib.architecture("llama-3.1-8b")
+    p = resolve_precision(chip, "fp8", "fp8")
+    model = ServingModel(chip, arch, p, Mapping(), LengthDistribution(mean_tokens=200),
+                         LengthDistribution(mean_tokens=50), dispatch_window_s=0.3)
+    monkeypatch.setattr(model, "_micro_batch_s", lambda d, pf: 0.020 + 1e-4 * pf)
+    r = model.at_rate(10.0)
+    assert r.tpot_mean_s == pytest.approx(0.025, rel=1e-6)
+    rho = 50.0 / (8192 - 12.5)
+    po = chip.efficiency.prefill_overhead_s
+    wait = rho / (1 - rho) * (0.045 + po) / 2
+    busy = 1 - math.exp(-12.5)
+    assert r.ttft_mean_s == pytest.approx(wait + busy * 0.0125 + 0.15 + 0.080 + po,
+                                          rel=1e-6)
+    direct = ServingModel(chip, arch, p, Mapping(), LengthDistribution(mean_tokens=200),
+                          LengthDistribution(mean_tokens=50))
+    monkeypatch.setattr(direct, "_micro_batch_s", lambda d, pf: 0.020 + 1e-4 * pf)
+    assert direct.at_rate(10.0).ttft_mean_s < r.ttft_mean_s - 0.15
+    with pytest.raises(InfersimError, match="dispatch window"):
+        ServingModel(chip, arch, p, Mapping(), LengthDistribution(mean_tokens=200),
+                     LengthDistribution(mean_tokens=50), dispatch_window_s=-1.0)
 
 
 def test_best_goodput_prefers_more_per_chip(setup):

@@ -67,11 +67,17 @@ class ServingModel:
 
     def __init__(self, chip: ChipSpec, arch: Architecture, precision: Precision, mapping: Mapping,
                  inputs: LengthDistribution, outputs: LengthDistribution, token_budget: int = DEFAULT_TOKEN_BUDGET,
-                 max_running: int | None = None, prefix_tokens: float = 0.0, prefix_load_s: float = 0.0):
+                 max_running: int | None = None, prefix_tokens: float = 0.0, prefix_load_s: float = 0.0,
+                 dispatch_window_s: float = 0.0):
         """prefix_tokens: a context every request already has (e.g. an agent's history) whose KV
-        cache is loaded, not computed, taking prefix_load_s; it holds KV memory and is attended to."""
+        cache is loaded, not computed, taking prefix_load_s; it holds KV memory and is attended to.
+        dispatch_window_s: a front end that gathers arrivals for this long and hands each gathering
+        to one replica in turn (0: every request goes straight to a replica)."""
         if token_budget < 2:
             raise InfersimError(f"token budget per iteration must be >= 2, got {token_budget}")
+        if dispatch_window_s < 0:
+            raise InfersimError(f"dispatch window must be >= 0 s, got {dispatch_window_s}")
+        self.dispatch_window_s = float(dispatch_window_s)
         self.chip, self.mapping, self.inputs, self.outputs = chip, mapping, inputs, outputs
         self.prefix, self.prefix_load_s = float(prefix_tokens), float(prefix_load_s)
         self.budget = float(token_budget)
@@ -82,9 +88,12 @@ class ServingModel:
                       float(mapping.tp), float(mapping.pp), float(mapping.ep))
         self._scratch = new_scratch()
         from .engine import Workload
+        # Paged KV cache: a running sequence holds its prompt and the tokens generated so far. Ages
+        # are spread over the output: a length-biased draw of O, half done, E[O^2] / (2 E[O]).
+        out_cv2 = outputs.cv ** 2 if outputs.kind == "lognormal" else 0.0
+        held = outputs.mean_tokens * (1.0 + out_cv2) / 2.0
         top = evaluate(chip, arch, precision, mapping,
-                       Workload(max(1, round(self.prefix + inputs.mean_tokens)), max(1, round(outputs.mean_tokens))),
-                       batch=0)
+                       Workload(max(1, round(self.prefix + inputs.mean_tokens)), max(1, round(held))), batch=0)
         self.max_batch = top.max_batch if top.fits else 0
         if max_running:  # the runtime's cap on sequences in flight (e.g. MLPerf gpu_batch_size)
             self.max_batch = min(self.max_batch, max_running)
@@ -168,10 +177,22 @@ class ServingModel:
         # arrival wait a uniform share of it (quantiles approximated by adding those of the parts)
         slot, busy = t / self.pp, 1.0 - math.exp(-running)
         slot_wait_mean = busy * 0.5 * slot
-        ttft_p50 = wait_q(0.5) + slot_wait_mean + \
-            self._prefill_service_s(lognormal_quantile(self.inputs, 0.5), running, others)
-        ttft_p99 = wait_q(0.99) + busy * 0.99 * slot + \
-            self._prefill_service_s(lognormal_quantile(self.inputs, 0.99), running, others)
+        if self.dispatch_window_s > 0:
+            # A gathering front end: a request waits a uniform share of the window, then its prompt
+            # is prefilled with all the others of its gathering (rate x window prompts, a compound-
+            # Poisson token count), which finish together.
+            window = self.dispatch_window_s
+            gathered = rate_per_s * window * i_mean
+            gathered_sd = math.sqrt(rate_per_s * window * i_mean ** 2 * (1 + cv2))
+            s_mean = self._prefill_service_s(gathered, running) + 0.5 * window
+            ttft_p50 = wait_q(0.5) + slot_wait_mean + s_mean
+            ttft_p99 = wait_q(0.99) + busy * 0.99 * slot + 0.99 * window + \
+                self._prefill_service_s(gathered + Z99 * gathered_sd, running)
+        else:
+            ttft_p50 = wait_q(0.5) + slot_wait_mean + \
+                self._prefill_service_s(lognormal_quantile(self.inputs, 0.5), running, others)
+            ttft_p99 = wait_q(0.99) + busy * 0.99 * slot + \
+                self._prefill_service_s(lognormal_quantile(self.inputs, 0.99), running, others)
         # TPOT per request is the mean of its ~O iteration times (as MLPerf measures it). Iterations vary
         # with the prompt tokens they carry: a compound-Poisson count (lambda T arrivals of I tokens),
         # each token adding d(iteration)/d(token); the p99 of an O-iteration mean adds Z99 sd / sqrt(O).
@@ -197,6 +218,15 @@ class ServingModel:
     def _unstable(self, rate: float, reason: str) -> ServingResult:
         inf = math.inf
         return ServingResult(rate, False, reason, inf, inf, inf, inf, inf, inf, inf, inf, inf)
+
+    def saturated(self) -> tuple[float, float]:
+        """The engine kept full, as in an offline run: (running sequences, iteration s). Each
+        iteration takes the prompts of the sequences that replace the finished ones, running x I / O
+        tokens; running is the cap (memory or the runtime's) or where those prompts fill the token
+        budget, whichever is lower."""
+        i_mean, o_mean = self.inputs.mean_tokens, self.outputs.mean_tokens
+        running = min(float(self.max_batch), self.pp * self.budget * o_mean / (i_mean + o_mean))
+        return running, self.iteration_s(running, running * i_mean / o_mean)
 
     def capacity_per_s(self, hi: float = 1e6) -> float:
         """The largest stable request rate (bisection on the deployment's rate)."""
