@@ -51,8 +51,39 @@ def mlperf_server(lib):
     model = ServingModel(plan.chip, plan.arch, plan.precision, plan.mapping,
                          plan.traffic.input.model_copy(update={"mean_tokens": float(w.input_len)}),
                          plan.traffic.output.model_copy(update={"mean_tokens": float(w.output_len)}),
-                         max_running=plan.batch)
+                         token_budget=16384, max_running=plan.batch)
     return plan, model
+
+
+def test_runtime_settings_follow_the_source(lib):
+    """TensorRT-LLM MLPerf engines take 16,384 tokens an iteration; AMD's vLLM harness 49,152 and a
+    0.3 s gathering window in Server runs only; other sources keep the defaults."""
+    from infersim.model.serving import DEFAULT_TOKEN_BUDGET
+    from infersim.sweep.validation import plan_row
+
+    df = read_rows(ACC / "calibration.csv").set_index("id", drop=False)
+    plans = {i: plan_row(lib, df.loc[i].to_dict()) for i in ("CAL-018", "CAL-033", "CAL-034", "CAL-050", "CAL-076")}
+    assert (plans["CAL-018"].token_budget, plans["CAL-018"].dispatch_window_s) == (16384, 0.0)
+    assert (plans["CAL-033"].token_budget, plans["CAL-033"].dispatch_window_s) == (49152, 0.0)   # AMD offline
+    assert (plans["CAL-034"].token_budget, plans["CAL-034"].dispatch_window_s) == (49152, 0.3)   # AMD server
+    for i in ("CAL-050", "CAL-076"):                                                          # Gaudi, Neuron
+        assert (plans[i].token_budget, plans[i].dispatch_window_s) == (DEFAULT_TOKEN_BUDGET, 0.0)
+
+
+def test_offline_rows_keep_the_engine_full(mlperf_server, lib):
+    """An offline throughput row is the serving model saturated: replicas x running / iteration,
+    at the row's in-flight cap (H100 x8 offline: four TP2 engines of at most 896 sequences)."""
+    from infersim.sweep.validation import _serving_model, plan_row, predict
+
+    df = read_rows(ACC / "calibration.csv")
+    plan = plan_row(lib, df[df["id"] == "CAL-017"].iloc[0].to_dict())
+    assert plan.mode == "offline" and plan.batch == 896 and plan.mapping.replicas == 4
+    running, t = _serving_model(plan, plan.chip).saturated()
+    assert running == 896
+    assert predict(plan) == pytest.approx(4 * 896 / t, rel=1e-12)
+    ttft = plan.__class__(**{**plan.__dict__, "metric": "ttft_ms"})
+    with pytest.raises(Exception, match="offline TTFT is not modelled"):
+        predict(ttft)
 
 
 def test_mlperf_server_rows_are_predicted_at_their_limits(mlperf_server):

@@ -18,10 +18,12 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InfersimError
-from ..model.engine import Mapping, Workload, evaluate, resolve_precision, static_batch
+from ..model.engine import Mapping, Workload, resolve_precision, static_batch
 from ..model.mapping import search
+from ..model.serving import DEFAULT_TOKEN_BUDGET, ServingModel
 from ..specs.chip import ChipSpec
 from ..specs.library import Library
+from ..specs.traffic import LengthDistribution
 
 REQUIRED_COLUMNS = ["id", "hardware", "num_chips", "model", "weight_dtype", "kv_dtype", "mode", "input_len",
                     "output_len", "batch", "load_qps", "tp", "pp", "ep", "ttft_slo_ms", "tpot_slo_ms", "metric",
@@ -41,6 +43,17 @@ LOAD_IS_RESULT = (r"mlcommons/inference_results",)
 # "stores weights in INT8 and computes in BF16") and JetStream-PyTorch (jetstream_pt/layers.py,
 # WeightOnlyPerChannelQuantizedLinear: int8 weights, bf16 activations and matmul)
 WEIGHT_ONLY_SOURCES = ((r"aws-neuron", "bf16"), (r"jetstream", "bf16"))
+# runtime settings of a source's engine that the rows do not carry, read in the submitters' code:
+# - token_budget: tokens one iteration may take (ServingModel token_budget). TensorRT-LLM engines of
+#   MLPerf v4.1 are built with max_num_tokens = 16384 (code/llama2-70b/tensorrt/builder.py, the
+#   JuniperNetworks copy of NVIDIA's harness; NVIDIA's own is not public in that form). AMD's vLLM
+#   harness passes max_num_batched_tokens = 49152 (mainVllmFp8_SyncServer.py argument default).
+# - dispatch_window_s (server runs): AMD's harness runs with --enable-batcher
+#   (closed/AMD/code/llama2-70b-99.9/test_VllmFp8/test_VllmFp8_SyncServer_audit.sh); its batcher sends
+#   what it holds once 0.3 s have passed since the last send (--batcher-threshold 0.3, at most
+#   --gpu-batch-size 96 queries) to the next engine in turn (SyncServerSUT.batch_samples_loop).
+RUNTIME_SETTINGS = ((r"closed/AMD/results/", {"token_budget": 49152, "dispatch_window_s": 0.3}),
+                    (r"closed/[^/]+/results/[^/]+_TRT/", {"token_budget": 16384}))
 # the traffic spec holding a dataset's length statistics, when a row leaves input_len empty
 DATASETS = ((r"mlcommons/inference_results", "llama-2-70b", "mlperf-llama2-70b-openorca"),
             (r"mlcommons/inference_results", "mixtral-8x7b", "mlperf-mixtral-8x7b"),
@@ -104,6 +117,8 @@ class Plan:
     ttft_limit_s: float | None = None
     tpot_limit_s: float | None = None
     load_is_result: bool = False  # the row's load_qps is what the benchmark measured (see LOAD_IS_RESULT)
+    dispatch_window_s: float = 0.0  # the harness's gathering window (see RUNTIME_SETTINGS)
+    token_budget: int = DEFAULT_TOKEN_BUDGET  # tokens per iteration (see RUNTIME_SETTINGS)
 
 
 def plan_row(lib: Library, row, chip_for: Callable[[str], ChipSpec] | None = None) -> Plan:
@@ -156,10 +171,12 @@ def plan_row(lib: Library, row, chip_for: Callable[[str], ChipSpec] | None = Non
     ttft_limit, tpot_limit = _num(row, "ttft_slo_ms"), _num(row, "tpot_slo_ms")
     load_is_result = (ttft_limit is not None or tpot_limit is not None) and \
         any(re.search(pat, str(row["source"]), re.IGNORECASE) for pat in LOAD_IS_RESULT)
+    runtime = next((r for pat, r in RUNTIME_SETTINGS if re.search(pat, str(row["source"]), re.IGNORECASE)), {})
+    window = runtime.get("dispatch_window_s", 0.0) if mode == "server" else 0.0
     return Plan(chip, arch, precision, workload, mapping, batch, mode, metric, input_src,
                 float(_num(row, "load_qps") or 0.0), traffic,
                 None if ttft_limit is None else ttft_limit / 1e3, None if tpot_limit is None else tpot_limit / 1e3,
-                load_is_result)
+                load_is_result, window, runtime.get("token_budget", DEFAULT_TOKEN_BUDGET))
 
 
 SERVER_LOADS = ("auto", "row", "limit")
@@ -181,13 +198,7 @@ def predict(plan: Plan, chip: ChipSpec | None = None, server_load: str = "auto")
     if plan.mode == "server":
         return _predict_server(plan, chip, server_load)
     if plan.mode == "offline":
-        top = evaluate(chip, plan.arch, plan.precision, plan.mapping, plan.workload, batch=0)
-        if not top.fits:
-            raise Skip(f"{plan.arch.id} does not fit {plan.mapping.label} on {chip.id} per the spec files")
-        batch = min(plan.batch, top.max_batch) if plan.batch else top.max_batch  # in-flight batch, capped by KV memory
-        r = evaluate(chip, plan.arch, plan.precision, plan.mapping, plan.workload, batch=batch)
-        values = {"system_output_tokens_per_s": r.system_tokens_per_s, "per_user_tokens_per_s": r.user_tokens_per_s,
-                  "ttft_ms": r.ttft_s * 1e3, "tpot_ms": r.tpot_s * 1e3}
+        return _predict_offline(plan, chip)
     else:
         s = static_batch(chip, plan.arch, plan.precision, plan.mapping, plan.workload, max(plan.batch, 1))
         if not s.fits:
@@ -197,12 +208,8 @@ def predict(plan: Plan, chip: ChipSpec | None = None, server_load: str = "auto")
     return float(values[plan.metric])
 
 
-def _predict_server(plan: Plan, chip: ChipSpec, server_load: str) -> float:
-    """Mean TTFT, mean TPOT or output throughput at the row's load (or at the highest load that
-    meets its p99 limits), under continuous batching."""
-    from ..model.serving import ServingModel
-    from ..specs.traffic import LengthDistribution
-
+def _serving_model(plan: Plan, chip: ChipSpec):
+    """The row's deployment under continuous batching, its in-flight cap the row's batch."""
     w = plan.workload
     if plan.traffic is not None:  # the dataset's spread, scaled to the row's mean lengths
         inputs = plan.traffic.input.model_copy(update={"mean_tokens": float(w.input_len)})
@@ -210,7 +217,27 @@ def _predict_server(plan: Plan, chip: ChipSpec, server_load: str) -> float:
     else:
         inputs, outputs = LengthDistribution(mean_tokens=w.input_len), LengthDistribution(mean_tokens=w.output_len)
     model = ServingModel(chip, plan.arch, plan.precision, plan.mapping, inputs, outputs,
-                         max_running=plan.batch or None)
+                         token_budget=plan.token_budget, max_running=plan.batch or None,
+                         dispatch_window_s=plan.dispatch_window_s)
+    if model.max_batch < 1:
+        raise Skip(f"{plan.arch.id} does not fit {plan.mapping.label} on {chip.id} per the spec files")
+    return model
+
+
+def _predict_offline(plan: Plan, chip: ChipSpec) -> float:
+    """An offline run keeps the engine full: in-flight batching at the running count the row's
+    batch or KV memory allows, prompts prefilled inside the decode iterations."""
+    if plan.metric == "ttft_ms":
+        raise Skip("offline TTFT is not modelled: every prompt is queued at once, so it measures the run's length")
+    running, t = _serving_model(plan, chip).saturated()
+    return {"system_output_tokens_per_s": plan.mapping.replicas * running / t, "per_user_tokens_per_s": 1.0 / t,
+            "tpot_ms": t * 1e3}[plan.metric]
+
+
+def _predict_server(plan: Plan, chip: ChipSpec, server_load: str) -> float:
+    """Mean TTFT, mean TPOT or output throughput at the row's load (or at the highest load that
+    meets its p99 limits), under continuous batching."""
+    model = _serving_model(plan, chip)
     if server_load == "auto":
         server_load = "limit" if plan.load_is_result else "row"
     if server_load == "limit" and (plan.ttft_limit_s is not None or plan.tpot_limit_s is not None):
