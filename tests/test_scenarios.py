@@ -38,16 +38,19 @@ def test_elasticity_decode_bandwidth_prefill_compute(lib):
     for chip in ("nvidia-h100-sxm", "nvidia-h200-sxm"):
         assert -1.05 <= h.loc[chip, "elasticity_tpot_to_bandwidth"] <= -0.85
         assert abs(h.loc[chip, "elasticity_tpot_to_flops"]) < 0.05
+        # prefill: FLOP/s carries at least 85 % of the TTFT's sensitivity; the rest is the weight read
+        # the fitted overlap loss leaves exposed (t = max + loss x min, so the two sum to -1)
         assert h.loc[chip, "elasticity_ttft_to_flops"] < -0.85
-        assert abs(h.loc[chip, "elasticity_ttft_to_bandwidth"]) < 0.1
+        assert -0.15 < h.loc[chip, "elasticity_ttft_to_bandwidth"] <= 0.0
         b = h.loc[chip, "decode_compute_bound_from_batch"]
         assert math.isnan(b) or b >= 1
     # same compute, 1.43x the bandwidth: the memory term is shorter, so compute overtakes it at a
     # smaller batch. Crossover B* solves B x 2P/peak = (W + B x KV)/bw: B* = W / (bw x 2P/peak - KV),
-    # which falls as bw grows.
+    # which falls as bw grows; where bw x 2P/peak <= KV (the KV read of a sequence takes as long as
+    # its math) decode never turns compute bound: NaN, read as an infinite batch.
     b100, b200 = (h.loc[c, "decode_compute_bound_from_batch"] for c in ("nvidia-h100-sxm", "nvidia-h200-sxm"))
-    assert not math.isnan(b100) and not math.isnan(b200)
-    assert b200 < b100
+    assert not math.isnan(b200)
+    assert math.isnan(b100) or b200 < b100
     assert h.loc["nvidia-h200-sxm", "ridge_flop_per_byte"] < h.loc["nvidia-h100-sxm", "ridge_flop_per_byte"]
 
 
