@@ -30,9 +30,11 @@ REQUIRED_COLUMNS = ["id", "hardware", "num_chips", "model", "weight_dtype", "kv_
                     "value", "source"]
 METRICS = ("system_output_tokens_per_s", "per_user_tokens_per_s", "ttft_ms", "tpot_ms")
 MODES = ("offline", "server", "fixed_batch", "single_stream")
-FAMILIES = (("nvidia-", "nvidia"), ("amd-", "amd"), ("intel-gaudi", "intel-gaudi"), ("intel-xeon", "intel-xeon"),
-            ("google-tpu", "google-tpu"), ("aws-", "aws-neuron"), ("groq-", "groq"), ("cerebras-", "cerebras"),
-            ("sambanova-", "sambanova"))
+# hardware id prefix -> calibration family (first match); CPUs apart from their vendor's accelerators
+FAMILIES = (("nvidia-", "nvidia"), ("amd-epyc", "amd-epyc"), ("amd-", "amd"), ("intel-gaudi", "intel-gaudi"),
+            ("intel-xeon", "intel-xeon"), ("google-tpu", "google-tpu"), ("aws-inferentia", "aws-inferentia"),
+            ("aws-trainium", "aws-trainium"), ("aws-graviton", "aws-graviton"), ("groq-", "groq"),
+            ("cerebras-", "cerebras"), ("sambanova-", "sambanova"))
 SOURCE_GROUPS = ((r"inference_results_v4\.1", "MLPerf v4.1"), (r"inference_results_v4\.0", "MLPerf v4.0"),
                  (r"TensorRT-LLM", "TensorRT-LLM"), (r"aws-neuron", "AWS Neuron"), (r"jetstream", "JetStream"))
 # sources whose server load is the benchmark's result: MLPerf LoadGen's Server score is the highest
