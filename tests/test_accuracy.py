@@ -124,7 +124,11 @@ def test_ape_is_computed_as_the_schema_says(report):
 
 
 def test_family_and_source_groups():
-    assert family("nvidia-gh200") == "nvidia" and family("aws-trainium1") == "aws-neuron"
+    assert family("nvidia-gh200") == "nvidia" and family("aws-trainium1") == "aws-trainium"
+    assert family("aws-inferentia2") == "aws-inferentia"
+    # a vendor's CPUs never take its accelerators' fitted efficiencies
+    assert family("amd-epyc-9965") == "amd-epyc" and family("amd-mi300x") == "amd"
+    assert family("aws-graviton4") == "aws-graviton"
     assert family("intel-gaudi2") == "intel-gaudi" and family("intel-xeon-6980p") == "intel-xeon"
     assert source_group("github.com/mlcommons/inference_results_v4.1@198fc46799:closed/x") == "MLPerf v4.1"
     assert source_group("AI-Hypercomputer/jetstream-pytorch@2ba0dd8b:benchmarks/summary.md") == "JetStream"
