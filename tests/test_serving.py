@@ -198,6 +198,13 @@ def test_dispatch_window_by_hand(lib, monkeypatch):
     busy = 1 - math.exp(-12.5)
     assert r.ttft_mean_s == pytest.approx(wait + busy * 0.0125 + 0.15 + 0.080 + po,
                                           rel=1e-6)
+    # p99 = mean without the queue + Z99 sd. The stand-in ignores the decoding count: no load swing.
+    # Gathered tokens sd = sqrt(3 x 200^2) = 346.41, so the service sd = 0.1 ms x 346.41 = 34.64 ms;
+    # window sd^2 = 0.3^2 / 12 = 0.0075; slot sd^2 = (busy x 25 ms)^2 / 12 = 5.208e-5;
+    # sd = sqrt(0.0012 + 0.0075 + 0.0000521) = 0.093552 s; rho < 0.01 so the queue adds nothing at p99.
+    sd = math.sqrt((1e-4 * math.sqrt(3) * 200) ** 2 + 0.3 ** 2 / 12 + (busy * 0.025) ** 2 / 12)
+    assert sd == pytest.approx(0.093552, rel=1e-4)
+    assert r.ttft_p99_s == pytest.approx(r.ttft_mean_s - wait + 2.3263 * sd, rel=1e-6)
     direct = ServingModel(chip, arch, p, Mapping(), LengthDistribution(mean_tokens=200),
                           LengthDistribution(mean_tokens=50))
     monkeypatch.setattr(direct, "_micro_batch_s", lambda d, pf: 0.020 + 1e-4 * pf)

@@ -177,22 +177,6 @@ class ServingModel:
         # arrival wait a uniform share of it (quantiles approximated by adding those of the parts)
         slot, busy = t / self.pp, 1.0 - math.exp(-running)
         slot_wait_mean = busy * 0.5 * slot
-        if self.dispatch_window_s > 0:
-            # A gathering front end: a request waits a uniform share of the window, then its prompt
-            # is prefilled with all the others of its gathering (rate x window prompts, a compound-
-            # Poisson token count), which finish together.
-            window = self.dispatch_window_s
-            gathered = rate_per_s * window * i_mean
-            gathered_sd = math.sqrt(rate_per_s * window * i_mean ** 2 * (1 + cv2))
-            s_mean = self._prefill_service_s(gathered, running) + 0.5 * window
-            ttft_p50 = wait_q(0.5) + slot_wait_mean + s_mean
-            ttft_p99 = wait_q(0.99) + busy * 0.99 * slot + 0.99 * window + \
-                self._prefill_service_s(gathered + Z99 * gathered_sd, running)
-        else:
-            ttft_p50 = wait_q(0.5) + slot_wait_mean + \
-                self._prefill_service_s(lognormal_quantile(self.inputs, 0.5), running, others)
-            ttft_p99 = wait_q(0.99) + busy * 0.99 * slot + \
-                self._prefill_service_s(lognormal_quantile(self.inputs, 0.99), running, others)
         # TPOT per request is the mean of its ~O iteration times (as MLPerf measures it). Iterations vary
         # with the prompt tokens they carry: a compound-Poisson count (lambda T arrivals of I tokens),
         # each token adding d(iteration)/d(token); the p99 of an O-iteration mean adds Z99 sd / sqrt(O).
@@ -211,7 +195,28 @@ class ServingModel:
         eps = self.load_elasticity(running, others, t)
         swing = eps / math.sqrt(max(running, 1e-12) * (1.0 - eps))
         tpot_p99 = t + Z99 * math.sqrt(jitter_sd ** 2 + (t * swing) ** 2)
-        ttft_p99 *= 1.0 + Z99 * swing
+        if self.dispatch_window_s > 0:
+            # A gathering front end: a request waits a uniform share of the window, then its prompt
+            # is prefilled with all the others of its gathering (rate x window prompts, a compound-
+            # Poisson token count), which finish together. The parts are independent and their sum
+            # near normal: p99 = mean + Z99 sd, sd from the window (W^2 / 12), the slot (slot^2 / 12),
+            # the gathering's tokens and the load swing.
+            window = self.dispatch_window_s
+            gathered = rate_per_s * window * i_mean
+            gathered_sd = math.sqrt(rate_per_s * window * i_mean ** 2 * (1 + cv2))
+            service = self._prefill_service_s(gathered, running)
+            service_sd = (self._prefill_service_s(gathered + Z99 * gathered_sd, running) - service) / Z99
+            s_mean = service + 0.5 * window
+            ttft_p50 = wait_q(0.5) + slot_wait_mean + s_mean
+            sd = math.sqrt(service_sd ** 2 + window ** 2 / 12 + (busy * slot) ** 2 / 12 +
+                           ((slot_wait_mean + s_mean) * swing) ** 2)
+            ttft_p99 = wait_q(0.99) + slot_wait_mean + s_mean + Z99 * sd
+        else:
+            ttft_p50 = wait_q(0.5) + slot_wait_mean + \
+                self._prefill_service_s(lognormal_quantile(self.inputs, 0.5), running, others)
+            ttft_p99 = (wait_q(0.99) + busy * 0.99 * slot +
+                        self._prefill_service_s(lognormal_quantile(self.inputs, 0.99), running, others)) * \
+                (1.0 + Z99 * swing)
         return ServingResult(rate_per_s, True, "", running, rho, wait_mean + slot_wait_mean + s_mean, ttft_p50,
                              ttft_p99, t, t, tpot_p99, rate_per_s * o_mean)
 
