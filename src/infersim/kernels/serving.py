@@ -10,6 +10,7 @@ from .layout import (
     OP_PP_SENDRECV, OP_TP_ALLREDUCE,
 )
 from .operators import op_costs_nb
+from .roofline import overlap_time_nb
 from .step import step_time_nb
 
 
@@ -38,7 +39,7 @@ def mixed_step_time_nb(arch, chip, n_decode, past_decode, prefill_tokens, past_p
             continue
         t_compute = fd[op] / (peak * chip[C_EFF_DECODE]) + fp[op] / (peak * chip[C_EFF_PREFILL])
         t_memory = (bd[op] + bp[op] - w0[op]) / bw
-        total += count * (max(t_compute, t_memory) + chip[C_OVERLAP_LOSS] * min(t_compute, t_memory))
+        total += count * overlap_time_nb(t_compute, t_memory, chip[C_OVERLAP_LOSS])
     # collectives move the activations of every token in the iteration
     times, bounds, bound_time = scratch[9], np.zeros(N_OPS, dtype=np.int64), scratch[10]
     step_time_nb(arch, chip, n_decode + prefill_tokens, 1.0, 0.0, True, w_bytes, kv_bytes, act_bytes, tp, pp, ep,
