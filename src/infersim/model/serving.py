@@ -10,7 +10,9 @@ micro-batch) are a server of utilisation rho = lambda I T / (pp budget - B); its
 M/G/1 (Pollaczek-Khinchine), with an exponential tail for the percentiles. A new request also
 waits for the micro-batch slot in flight to come round (uniform over T/pp when the engine is
 busy, probability 1 - exp(-B)). Past capacity (no fixed point, rho >= 1, or B beyond memory) the
-queue grows without bound: results are infinite.
+queue grows without bound: results are infinite. The KV cache is paged: a running sequence holds
+its prompt and the tokens generated so far. A front end that gathers arrivals for a window
+(dispatch_window_s) hands each gathering to one replica, whose prompts are prefilled together.
 """
 
 from __future__ import annotations

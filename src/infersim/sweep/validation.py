@@ -4,6 +4,9 @@ Reads a CSV in the schema of ../shared/validation/README.md (bundled as
 benchmarks/accuracy/README.md), predicts every row it can from its hardware, chip count, model,
 dtypes, mode, lengths, batch and mapping, and reports the absolute percentage error per row, per
 metric and per hardware family. The measured `value` never reaches a prediction.
+
+Modes: offline rows are the serving model kept full (ServingModel.saturated); server rows the
+serving model at a request rate (see predict); fixed_batch and single_stream a static batch.
 """
 
 from __future__ import annotations
