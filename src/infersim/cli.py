@@ -91,13 +91,9 @@ def _targets(args: argparse.Namespace, lib: Library):
 
 def _length_distributions(args: argparse.Namespace, lib: Library, workload):
     """(inputs, outputs): the traffic spec's spread around the workload's means, or fixed lengths."""
-    from .specs.traffic import LengthDistribution
+    from .specs.traffic import lengths_around
 
-    if args.traffic:
-        t = lib.traffic(args.traffic)
-        return (t.input.model_copy(update={"mean_tokens": float(workload.input_len)}),
-                t.output.model_copy(update={"mean_tokens": float(workload.output_len)}))
-    return LengthDistribution(mean_tokens=workload.input_len), LengthDistribution(mean_tokens=workload.output_len)
+    return lengths_around(lib.traffic(args.traffic) if args.traffic else None, workload.input_len, workload.output_len)
 
 
 def _kv_dtype(args: argparse.Namespace) -> str:

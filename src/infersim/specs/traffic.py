@@ -29,3 +29,13 @@ class TrafficSpec(Strict):
     ttft_target_s: PositiveFloat | None = None
     tpot_target_s: PositiveFloat | None = None
     description: str = Field(default="")
+
+
+def lengths_around(traffic: TrafficSpec | None, input_tokens: float,
+                   output_tokens: float) -> tuple[LengthDistribution, LengthDistribution]:
+    """(inputs, outputs) with the given mean lengths: the traffic spec's spread around them, or fixed
+    lengths when there is no spec."""
+    if traffic is None:
+        return LengthDistribution(mean_tokens=input_tokens), LengthDistribution(mean_tokens=output_tokens)
+    return (traffic.input.model_copy(update={"mean_tokens": float(input_tokens)}),
+            traffic.output.model_copy(update={"mean_tokens": float(output_tokens)}))

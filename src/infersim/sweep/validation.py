@@ -26,7 +26,7 @@ from ..model.mapping import search
 from ..model.serving import DEFAULT_TOKEN_BUDGET, ServingModel
 from ..specs.chip import ChipSpec
 from ..specs.library import Library
-from ..specs.traffic import LengthDistribution
+from ..specs.traffic import lengths_around
 
 REQUIRED_COLUMNS = ["id", "hardware", "num_chips", "model", "weight_dtype", "kv_dtype", "mode", "input_len",
                     "output_len", "batch", "load_qps", "tp", "pp", "ep", "ttft_slo_ms", "tpot_slo_ms", "metric",
@@ -215,12 +215,8 @@ def predict(plan: Plan, chip: ChipSpec | None = None, server_load: str = "auto")
 
 def _serving_model(plan: Plan, chip: ChipSpec):
     """The row's deployment under continuous batching, its in-flight cap the row's batch."""
-    w = plan.workload
-    if plan.traffic is not None:  # the dataset's spread, scaled to the row's mean lengths
-        inputs = plan.traffic.input.model_copy(update={"mean_tokens": float(w.input_len)})
-        outputs = plan.traffic.output.model_copy(update={"mean_tokens": float(w.output_len)})
-    else:
-        inputs, outputs = LengthDistribution(mean_tokens=w.input_len), LengthDistribution(mean_tokens=w.output_len)
+    # the dataset's spread (when the source has one), scaled to the row's mean lengths
+    inputs, outputs = lengths_around(plan.traffic, plan.workload.input_len, plan.workload.output_len)
     model = ServingModel(chip, plan.arch, plan.precision, plan.mapping, inputs, outputs,
                          token_budget=plan.token_budget, max_running=plan.batch or None,
                          dispatch_window_s=plan.dispatch_window_s)
