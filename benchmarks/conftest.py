@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from infersim.kernels import layout as L
-from infersim.model.engine import Mapping, Precision, Workload, config_row
-from infersim.model.pack import pack_architecture, pack_chip
+from infersim.model.configuration import Mapping, Precision, Workload, config_row
+from infersim.model.packing import pack_architecture, pack_chip
 from infersim.specs.library import Library
 
 

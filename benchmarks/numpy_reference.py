@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from infersim.kernels import layout as L
-from infersim.kernels import sweep as K
+from infersim.kernels import grid_sweep as K
 
 NORM_PASSES, NORM_FLOPS = 8.0, 12.0
 

@@ -5,7 +5,8 @@ Run: pytest benchmarks --benchmark-json=results.json  (configs_per_s is in extra
 import numpy as np
 
 from infersim.kernels.step import evaluate_nb, new_result_matrix
-from infersim.model.engine import Mapping, Workload, evaluate, resolve_precision
+from infersim.model.configuration import Mapping, Workload, resolve_precision
+from infersim.model.evaluate import evaluate
 
 
 def test_kernel_throughput(benchmark, grid):

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from infersim.kernels import sweep as K
-from infersim.sweep.engine import build_grid
+from infersim.kernels import grid_sweep as K
+from infersim.sweep.grid import build_grid
 
 sys.path.insert(0, str(Path(__file__).parent))
 from numpy_reference import sweep_numpy  # noqa: E402

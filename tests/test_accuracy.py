@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from infersim.cli import main
-from infersim.sweep.validation import family, read_rows, run_validation, source_group
+from infersim.accuracy.predict import family, read_rows, run_validation, source_group
 
 ACC = Path(__file__).resolve().parents[1] / "benchmarks" / "accuracy"
 TOLERANCE = 0.02  # 2 percentage points of median absolute percentage error
@@ -42,7 +42,7 @@ def test_every_row_is_predicted_or_skipped_with_a_reason(report):
 @pytest.fixture(scope="module")
 def mlperf_server(lib):
     from infersim.model.serving import ServingModel
-    from infersim.sweep.validation import plan_row
+    from infersim.accuracy.predict import plan_row
 
     df = read_rows(ACC / "calibration.csv")
     row = df[df["id"] == "CAL-018"].iloc[0].to_dict()   # H100 x8 Llama-2-70B, MLPerf v4.1 Server, throughput
@@ -59,7 +59,7 @@ def test_runtime_settings_follow_the_source(lib):
     """TensorRT-LLM MLPerf engines take 16,384 tokens an iteration; AMD's vLLM harness 49,152 and a
     0.3 s gathering window in Server runs only; other sources keep the defaults."""
     from infersim.model.serving import DEFAULT_TOKEN_BUDGET
-    from infersim.sweep.validation import plan_row
+    from infersim.accuracy.predict import plan_row
 
     df = read_rows(ACC / "calibration.csv").set_index("id", drop=False)
     plans = {i: plan_row(lib, df.loc[i].to_dict()) for i in ("CAL-018", "CAL-033", "CAL-034", "CAL-050", "CAL-076")}
@@ -73,7 +73,7 @@ def test_runtime_settings_follow_the_source(lib):
 def test_offline_rows_keep_the_engine_full(mlperf_server, lib):
     """An offline throughput row is the serving model saturated: replicas x running / iteration,
     at the row's in-flight cap (H100 x8 offline: four TP2 engines of at most 896 sequences)."""
-    from infersim.sweep.validation import _serving_model, plan_row, predict
+    from infersim.accuracy.predict import _serving_model, plan_row, predict
 
     df = read_rows(ACC / "calibration.csv")
     plan = plan_row(lib, df[df["id"] == "CAL-017"].iloc[0].to_dict())
@@ -89,7 +89,7 @@ def test_offline_rows_keep_the_engine_full(mlperf_server, lib):
 def test_mlperf_server_rows_are_predicted_at_their_limits(mlperf_server):
     """MLPerf's Server load is the result (the highest rate meeting p99 TTFT <= 2 s, TPOT <= 200 ms),
     so 'auto' predicts the throughput at the model's own highest such rate, not load x output."""
-    from infersim.sweep.validation import predict
+    from infersim.accuracy.predict import predict
 
     plan, model = mlperf_server
     assert plan.load_is_result and plan.tpot_limit_s == pytest.approx(0.2) and plan.ttft_limit_s == pytest.approx(2.0)
@@ -106,7 +106,7 @@ def test_mlperf_server_rows_are_predicted_at_their_limits(mlperf_server):
 
 def test_other_server_rows_stay_at_their_load(lib):
     """A server row from a source whose load is an input (not an MLPerf result) is predicted at it."""
-    from infersim.sweep.validation import plan_row, predict
+    from infersim.accuracy.predict import plan_row, predict
 
     row = {c: np.nan for c in read_rows(ACC / "calibration.csv").columns}
     row.update({"id": "X-1", "hardware": "nvidia-h100-sxm", "num_chips": 2, "model": "llama-3.1-70b",

@@ -6,8 +6,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from infersim.sweep.calibration import BOUNDS, PARAMS, fit_family, with_efficiency
-from infersim.sweep.validation import plan_row, predict, read_rows
+from infersim.accuracy.fit import BOUNDS, PARAMS, fit_family, with_efficiency
+from infersim.accuracy.predict import plan_row, predict, read_rows
 
 ACC = Path(__file__).resolve().parents[1] / "benchmarks" / "accuracy"
 PRIOR = {"prefill_compute": 0.7, "decode_compute": 0.5, "memory_bandwidth": 0.8, "interconnect": 0.75,

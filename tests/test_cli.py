@@ -168,7 +168,7 @@ def test_bad_number_is_an_argparse_error(capsys):
 
 def test_console_script_end_to_end_no_traceback():
     # the real entry point in a fresh process: bad input gives exit 2 and one line
-    proc = subprocess.run([sys.executable, "-m", "infersim.cli", "compare", "--model", "nope",
+    proc = subprocess.run([sys.executable, "-m", "infersim", "compare", "--model", "nope",
                            "--chips", "nvidia-h100-sxm"], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("infersim: error: unknown model id 'nope'")

@@ -6,10 +6,9 @@ import pytest
 
 from infersim.cost.tco import monte_carlo_chip_hour, token_cost, tornado
 from infersim.kernels import layout as L
-from infersim.kernels.cost import (
-    capital_recovery_factor_nb, chip_hour_cost_nb, monte_carlo_chip_hour_nb, triangular_ppf_nb,
-)
-from infersim.model.engine import Mapping, Result, Precision, Workload
+from infersim.kernels.chip_cost import capital_recovery_factor_nb, chip_hour_cost_nb, monte_carlo_chip_hour_nb, triangular_ppf_nb
+from infersim.model.configuration import Mapping, Precision, Workload
+from infersim.model.evaluate import Result
 from tests import naive
 
 RNG = np.random.default_rng(4)
@@ -107,7 +106,7 @@ def test_monte_carlo_kernel_matches_naive_per_sample():
 def test_monte_carlo_p50_equals_central_for_symmetric_ranges(lib):
     # every input +-20 % around its central value: the median cost is within 2 % of the central case
     budget = _budget_spec(lib)
-    from infersim.cost.pack import budget_row
+    from infersim.cost.inputs import budget_row
     central = budget_row(budget)
     sym = np.stack([central * 0.8, central, central * 1.2], axis=1)
     chip = lib.chip("nvidia-h100-sxm")
@@ -173,7 +172,7 @@ def test_tornado_orders_by_swing(lib):
 
 
 def test_fp4_compute_scale_applies_to_fp4_math_only(lib):
-    from infersim.model.pack import pack_chip
+    from infersim.model.packing import pack_chip
     chip = lib.chip("nvidia-b200")
     scale = chip.efficiency.fp4_compute_scale
     assert scale is not None and 0 < scale < 1  # fitted on the FP4 rows of the NVIDIA family

@@ -7,9 +7,10 @@ from infersim.kernels import layout as L
 from infersim.kernels.collectives import allreduce_time_nb, ring_allreduce_time_nb, tree_allreduce_time_nb
 from infersim.kernels.operators import op_costs_nb
 from infersim.kernels.roofline import roofline_time_nb
-from infersim.model.engine import Mapping, Workload, evaluate, operator_table, resolve_precision
-from infersim.model.mapping import min_chips_to_fit, search
-from infersim.model.pack import pack_architecture
+from infersim.model.configuration import Mapping, Workload, resolve_precision
+from infersim.model.evaluate import evaluate, operator_table
+from infersim.model.mapping_search import min_chips_to_fit, search
+from infersim.model.packing import pack_architecture
 from infersim.specs.model_arch import HFConfig, normalise
 
 GEMM_OPS = {"qkv_proj", "attention", "attention_window", "o_proj", "mlp", "moe_experts", "moe_shared_experts"}

@@ -8,7 +8,7 @@ from infersim.kernels import layout as L
 from infersim.kernels import operators as ops
 from infersim.kernels.roofline import roofline_time_nb
 from infersim.kernels.step import evaluate_nb, new_result_matrix, step_time_nb
-from infersim.model.pack import pack_architecture, pack_chip
+from infersim.model.packing import pack_architecture, pack_chip
 from tests import naive
 
 RNG = np.random.default_rng(20261122)

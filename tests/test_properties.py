@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from infersim.kernels import layout as L
 from infersim.kernels.step import evaluate_nb, new_result_matrix, step_time_nb
-from infersim.model.pack import pack_architecture, pack_chip
+from infersim.model.packing import pack_architecture, pack_chip
 from infersim.specs.library import Library
 
 LIB = Library(use_env=False)

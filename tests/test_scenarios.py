@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 
 from infersim.cli import main
-from infersim.cost.pack import chip_cost_row
+from infersim.cost.inputs import chip_cost_row
 from infersim.cost.tco import chip_hour_cost
 from infersim.kernels import layout as L
-from infersim.sweep.scenarios import _pareto, run_scenario
+from infersim.analysis.scenarios.latency_cost import _pareto
+from infersim.analysis.scenarios import run_scenario
 
 
 def _spec(lib, sid, **update):
@@ -148,7 +149,7 @@ def test_rates_phrase_and_percent_columns():
     import pandas as pd
 
     from infersim.report.tables import frame_table
-    from infersim.sweep.scenarios import _rates_phrase
+    from infersim.analysis.scenarios.request_rate import _rates_phrase
     assert _rates_phrase([0.1, 1.0], [0.1, 1.0, 10.0]) == "up to 1 requests/s"
     assert _rates_phrase([10.0], [0.1, 1.0, 10.0]) == "only at 10 requests/s"
     assert _rates_phrase([], [1.0]) == "at no rate tried"

@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 
 from infersim.kernels import layout as L
-from infersim.kernels.serving import mixed_step_time_nb, new_scratch
+from infersim.kernels.mixed_step import mixed_step_time_nb, new_scratch
 from infersim.kernels.step import step_time_nb
 from infersim.errors import InfersimError
-from infersim.model.engine import Mapping, Workload, evaluate, resolve_precision
-from infersim.model.pack import pack_architecture, pack_chip
+from infersim.model.configuration import Mapping, Workload, resolve_precision
+from infersim.model.evaluate import evaluate
+from infersim.model.packing import pack_architecture, pack_chip
 from infersim.model.serving import ServingModel, best_goodput, lognormal_quantile
 from infersim.specs.traffic import LengthDistribution
 
@@ -232,7 +233,7 @@ def test_lognormal_quantiles():
 
 
 def test_kv_transfer_by_hand(lib):
-    from infersim.model.disagg import kv_transfer_s
+    from infersim.model.pools import kv_transfer_s
     # Llama-3.1-70B fp8 KV: 80 layers x 2 x 8 heads x 128 x 1 B = 163,840 B per token; 1,000 tokens =
     # 163.84 MB over H100's 50 GB/s NIC at its interconnect efficiency, plus the NIC latency
     chip = lib.chip("nvidia-h100-sxm")
@@ -243,7 +244,7 @@ def test_kv_transfer_by_hand(lib):
 
 
 def test_disaggregating_onto_the_same_chip_costs_about_the_same(lib):
-    from infersim.sweep.disagg import compare_serving
+    from infersim.analysis.serving_split import compare_serving
     t = lib.traffic("chat")
     table, _ = compare_serving(lib, "llama-3.1-70b", ["nvidia-b200"], ["nvidia-b200"], t.input, t.output,
                                "fp8", "fp8", 0.45, 0.04, lib.budget("central-2025"))
@@ -256,7 +257,7 @@ def test_disaggregating_onto_the_same_chip_costs_about_the_same(lib):
 
 
 def test_decode_pool_has_no_prefill_interference(lib):
-    from infersim.model.disagg import decode_capacity
+    from infersim.model.pools import decode_capacity
     chip = lib.chip("nvidia-h200-sxm")
     arch = lib.architecture("llama-3.1-70b")
     p = resolve_precision(chip, "fp8", "fp8")
@@ -267,7 +268,7 @@ def test_decode_pool_has_no_prefill_interference(lib):
 
 
 def test_speculative_decoding(setup, lib):
-    from infersim.model.engine import speculative_decode
+    from infersim.model.speculative import speculative_decode
     chip, arch, p, _ = setup
     w = Workload(1024, 256)
     # acceptance 0.5, k = 2: expected tokens per step (1 - 0.5^3) / (1 - 0.5) = 0.875 / 0.5 = 1.75

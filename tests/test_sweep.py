@@ -5,9 +5,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from infersim.kernels import sweep as K
+from infersim.kernels import grid_sweep as K
 from infersim.kernels.reduce import pareto_candidates_nb, topk_update_nb
-from infersim.sweep.engine import build_grid, run_sweep
+from infersim.sweep.grid import build_grid
+from infersim.sweep.run import run_sweep
 from tests import naive
 
 
@@ -105,8 +106,9 @@ def test_sweep_cli_and_bad_axis(capsys, tmp_path, lib):
 
 def test_dask_backend_matches_local(lib, spec):
     pytest.importorskip("dask.distributed")
-    from infersim.sweep.distributed import run_on_dask
-    from infersim.sweep.engine import build_grid, merge, records
+    from infersim.sweep.dask_backend import run_on_dask
+    from infersim.sweep.grid import build_grid, records
+    from infersim.sweep.chunk import merge
     g = build_grid(lib, spec)
     nb = g.batches.shape[0]
     step = max(1, 500 // nb)

@@ -6,10 +6,10 @@ in-sample and leave-one-source-out error.
 
 Server rows are predicted (by the serving model) but not fitted: they test it out of sample. MLPerf
 Server rows are predicted at the highest rate that meets their p99 limits (their load is the
-benchmark's result; see infersim.sweep.validation.predict), and take part in leave-one-source-out
+benchmark's result; see infersim.accuracy.predict.predict), and take part in leave-one-source-out
 as predicted rows of their source.
 
-Procedure (see infersim.sweep.calibration): per family, seven parameters (prefill compute,
+Procedure (see infersim.accuracy.fit): per family, seven parameters (prefill compute,
 decode compute, memory bandwidth, interconnect, overlap loss, per-step and per-prefill overhead;
 plus an FP4 scale where the family has FP4 rows) minimise the squared log error over that
 family's predictable rows, weakly pulled toward family_defaults.toml.
@@ -35,8 +35,8 @@ import pandas as pd
 
 
 from infersim.specs.library import Library
-from infersim.sweep.calibration import fit_all, leave_one_source_out, summarise, usable_rows, with_efficiency
-from infersim.sweep.validation import family, read_rows, run_validation
+from infersim.accuracy.fit import fit_all, leave_one_source_out, summarise, usable_rows, with_efficiency
+from infersim.accuracy.predict import family, read_rows, run_validation
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]

@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 
 from infersim.specs.library import Library
-from infersim.sweep.validation import _serving_model, plan_row, read_rows
+from infersim.accuracy.predict import _serving_model, plan_row, read_rows
 
 DATA = Path(__file__).resolve().parent / "calibration.csv"
 P99 = re.compile(r"p99 ([0-9.]+) ms")

@@ -9,11 +9,12 @@ import pandas as pd
 
 from ..errors import InfersimError
 from ..kernels import layout as L
-from ..kernels.cost import chip_hour_cost_nb, monte_carlo_chip_hour_nb
-from ..model.engine import Result, Workload
+from ..kernels.chip_cost import chip_hour_cost_nb, monte_carlo_chip_hour_nb
+from ..model.configuration import Workload
+from ..model.evaluate import Result
 from ..specs.budget import BudgetSpec
 from ..specs.chip import ChipSpec
-from .pack import PriceBasis, budget_field_name, budget_ranges, budget_row, chip_cost_row
+from .inputs import PriceBasis, budget_field_name, budget_ranges, budget_row, chip_cost_row
 
 COMPONENTS = ("chip", "hbm", "server", "network", "facility", "power", "upkeep")
 

@@ -1,6 +1,6 @@
 """Positions of fields in the packed float64 arrays (struct of arrays, one row per item).
 
-model.pack fills these rows from spec objects; kernels read them by these constants.
+model.packing fills these rows from spec objects; kernels read them by these constants.
 """
 
 # ---- model architecture row (counts of elements, not bytes) ------------------------------

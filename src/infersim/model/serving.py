@@ -22,12 +22,13 @@ from dataclasses import dataclass
 
 from .. import dtypes
 from ..errors import InfersimError
-from ..kernels.serving import mixed_step_time_nb, new_scratch
+from ..kernels.mixed_step import mixed_step_time_nb, new_scratch
 from ..specs.chip import ChipSpec
 from ..specs.model_arch import Architecture
 from ..specs.traffic import LengthDistribution
-from .engine import Mapping, Precision, evaluate
-from .pack import pack_architecture, pack_chip
+from .configuration import Mapping, Precision
+from .evaluate import evaluate
+from .packing import pack_architecture, pack_chip
 
 DEFAULT_TOKEN_BUDGET = 8192   # tokens per iteration (TensorRT-LLM max_num_tokens / vLLM max_num_batched_tokens)
 Z99 = 2.3263                  # standard normal 99th percentile
@@ -89,7 +90,7 @@ class ServingModel:
         self._args = (precision.weight_bytes, precision.kv_bytes, dtypes.ACTIVATION_BYTES,
                       float(mapping.tp), float(mapping.pp), float(mapping.ep))
         self._scratch = new_scratch()
-        from .engine import Workload
+        from .configuration import Workload
         # Paged KV cache: a running sequence holds its prompt and the tokens generated so far. Ages
         # are spread over the output: a length-biased draw of O, half done, E[O^2] / (2 E[O]).
         out_cv2 = outputs.cv ** 2 if outputs.kind == "lognormal" else 0.0

@@ -14,7 +14,7 @@ import pandas as pd  # noqa: E402
 
 from .. import units  # noqa: E402
 from ..errors import InfersimError  # noqa: E402
-from ..model.engine import operator_table  # noqa: E402
+from ..model.evaluate import operator_table  # noqa: E402
 
 MARKERS = {"qkv_proj": "o", "attention": "s", "attention_window": "D", "o_proj": "^", "mlp": "v",
            "moe_experts": "P", "moe_shared_experts": "X", "lm_head": "*", "moe_router": "h",
@@ -23,7 +23,7 @@ MARKERS = {"qkv_proj": "o", "attention": "s", "attention_window": "D", "o_proj":
 
 def plot_roofline(title: str, peak_flops_per_s: float, bw_bytes_per_s: float, eff_prefill: float,
                   eff_decode: float, eff_mem: float, phases: dict[str, pd.DataFrame], path: Path) -> Path:
-    """phases: label -> operator table (infersim.model.engine.operator_table). Writes PNG or SVG."""
+    """phases: label -> operator table (infersim.model.evaluate.operator_table). Writes PNG or SVG."""
     if path.suffix.lower() not in (".png", ".svg", ".pdf"):
         raise InfersimError(f"figure file '{path}' must end in .png, .svg or .pdf")
     fig, ax = plt.subplots(figsize=(9, 6), dpi=110)

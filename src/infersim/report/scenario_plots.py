@@ -123,7 +123,7 @@ def tornado_chart(df: pd.DataFrame, label: str, path: Path, top: int = 12) -> Pa
 def frontier_figure(points: pd.DataFrame, title: str, path: Path) -> Path:
     """Two panels against tokens/s per user: tokens/s per chip (higher is better) and $/M tokens
     (lower is better); faint dots are every (mapping, batch), lines each chip's Pareto frontier."""
-    from ..sweep.frontier import per_chip_frontiers
+    from ..analysis.frontier import per_chip_frontiers
 
     fig, axes = plt.subplots(1, 2, figsize=(13, 5.5), dpi=110)
     chips = list(dict.fromkeys(points["chip"]))

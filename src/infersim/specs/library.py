@@ -21,8 +21,8 @@ from . import loader
 from .budget import BudgetSpec
 from .chip import ChipSpec
 from .model_arch import Architecture, HFConfig, ModelSpec, normalise
-from .scenario import ScenarioSpec
-from .sweep import SweepSpec
+from .scenario_file import ScenarioSpec
+from .sweep_file import SweepSpec
 from .traffic import TrafficSpec
 
 Category = Literal["chip", "model", "traffic", "budget", "scenario", "sweep"]

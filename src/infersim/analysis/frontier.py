@@ -6,11 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..cost.pack import PriceBasis
+from ..cost.inputs import PriceBasis
 from ..cost.tco import chip_hour_cost, token_cost
 from ..errors import InfersimError
-from ..model.engine import Mapping, Workload, evaluate, resolve_precision
-from ..model.mapping import min_chips_to_fit, search, tp_candidates
+from ..model.configuration import Mapping, Workload, resolve_precision
+from ..model.evaluate import evaluate
+from ..model.mapping_search import min_chips_to_fit, search, tp_candidates
 from ..specs.budget import BudgetSpec
 from ..specs.library import Library
 

@@ -10,8 +10,8 @@ once and reused for all its batches. Parallel over chunks of outer configuration
 import numpy as np
 from numba import njit, prange
 
+from .chip_cost import chip_hour_cost_nb
 from .config import JIT, JIT_PARALLEL
-from .cost import chip_hour_cost_nb
 from .layout import C_OVERHEAD_S, C_PREFILL_OVERHEAD_S, CC_FIELDS, N_OPS, OP_PP_SENDRECV
 from .step import dominant_bound_nb, memory_per_chip_nb, step_time_nb
 

@@ -6,20 +6,24 @@ Optional: pip install 'infersim[dask]'. Default cluster: a local one on this mac
 
 from __future__ import annotations
 
-import sys
+from collections.abc import Callable
 
 from ..errors import InfersimError
-from .engine import Grid, Partial, Progress, evaluate_range, merge
+from ..specs.sweep_file import SweepSpec
+from .chunk import Partial, evaluate_range, merge
+from .grid import Grid
 
 TASKS_PER_WORKER = 4
 
 
-def _task(g: Grid, spec, ranges: list[tuple[int, int]]) -> Partial:
+def _task(g: Grid, spec: SweepSpec, ranges: list[tuple[int, int]]) -> Partial:
     return merge(g, spec, [evaluate_range(g, spec, s, e) for s, e in ranges])
 
 
-def run_on_dask(g: Grid, spec, ranges: list[tuple[int, int]], scheduler: str | None, progress: bool = True,
+def run_on_dask(g: Grid, spec: SweepSpec, ranges: list[tuple[int, int]], scheduler: str | None,
+                progress: Callable[[int, int], None] | None = None,
                 cluster_options: dict | None = None) -> list[Partial]:
+    """Evaluate `ranges` of outer configurations as tasks; progress(points_done, points_total)."""
     try:
         from dask.distributed import Client, LocalCluster, as_completed
     except ImportError:
@@ -39,14 +43,16 @@ def run_on_dask(g: Grid, spec, ranges: list[tuple[int, int]], scheduler: str | N
         groups = [ranges[i::n_tasks] for i in range(n_tasks)]
         grid = client.scatter(g, broadcast=True)
         futures = [client.submit(_task, grid, spec, grp, pure=False) for grp in groups]
-        bar = Progress(len(futures), progress)
-        parts = []
-        for k, fut in enumerate(as_completed(futures), start=1):
+        nb = g.batches.shape[0]
+        points = [sum(e - s for s, e in grp) * nb for grp in groups]
+        parts, done = [], 0
+        for fut in as_completed(futures):
             parts.append(fut.result())
-            bar.update(k)
+            done += points[futures.index(fut)]
+            if progress:
+                progress(done, g.n_points)
         return parts
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
-        sys.stderr.flush()

@@ -18,8 +18,8 @@ from ..kernels.operators import kv_bytes_per_seq_nb
 from ..specs.chip import ChipSpec
 from ..specs.model_arch import Architecture
 from ..specs.traffic import LengthDistribution
-from .engine import Mapping, Precision
-from .pack import pack_architecture
+from .configuration import Mapping, Precision
+from .packing import pack_architecture
 from .serving import Z99, ServingModel
 
 

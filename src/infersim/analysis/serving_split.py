@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..cost.pack import PriceBasis
+from ..cost.inputs import PriceBasis
 from ..cost.tco import chip_hour_cost
 from ..errors import InfersimError
-from ..model.disagg import best_pool, decode_capacity, kv_transfer_s, prefill_capacity
-from ..model.engine import Workload, resolve_precision
-from ..model.mapping import _mappings, chip_counts, min_chips_to_fit
+from ..model.configuration import Workload, resolve_precision
+from ..model.mapping_search import candidate_mappings, chip_counts, min_chips_to_fit
+from ..model.pools import best_pool, decode_capacity, kv_transfer_s, prefill_capacity
 from ..model.serving import best_goodput
 from ..specs.budget import BudgetSpec
 from ..specs.library import Library
@@ -36,7 +36,7 @@ def compare_serving(lib: Library, model: str, prefill_chips: list[str], decode_c
             prec[cid] = resolve_precision(chip, weight_dtype, kv_dtype)
             cost[cid] = chip_hour_cost(chip, budget, price_basis).total_usd_per_hour
             need, _ = min_chips_to_fit(chip, arch, prec[cid], w)
-            maps[cid] = [m for n in chip_counts(chip, need, None) for m in _mappings(chip, arch, n, need)]
+            maps[cid] = [m for n in chip_counts(chip, need, None) for m in candidate_mappings(chip, arch, n, need)]
         except InfersimError as exc:
             skipped.append((cid, str(exc)))
     o = outputs.mean_tokens

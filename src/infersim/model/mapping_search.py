@@ -19,8 +19,9 @@ from ..kernels import layout as L
 from ..kernels.step import evaluate_nb, new_result_matrix
 from ..specs.chip import ChipSpec
 from ..specs.model_arch import Architecture
-from .engine import Mapping, Precision, Result, Workload, config_row, result_from_row
-from .pack import pack_architecture, pack_chip
+from .configuration import Mapping, Precision, Workload, config_row
+from .evaluate import Result, result_from_row
+from .packing import pack_architecture, pack_chip
 
 Objective = Literal["throughput", "latency"]
 MAX_CHIPS = 100_000
@@ -101,7 +102,7 @@ def chip_counts(chip: ChipSpec, need: int, num_chips: int | None) -> list[int]:
     return sorted(counts)
 
 
-def _mappings(chip: ChipSpec, arch: Architecture, n: int, need: int) -> list[Mapping]:
+def candidate_mappings(chip: ChipSpec, arch: Architecture, n: int, need: int) -> list[Mapping]:
     out = []
     for tp in tp_candidates(chip, arch):
         for pp in range(1, min(arch.n_layers, n // tp) + 1):
@@ -144,7 +145,7 @@ def search(chip: ChipSpec, arch: Architecture, precision: Precision, workload: W
         )
     if objective == "latency" and batch == 0:
         batch = 1
-    mappings = [m for n in chip_counts(chip, need, num_chips) for m in _mappings(chip, arch, n, need)]
+    mappings = [m for n in chip_counts(chip, need, num_chips) for m in candidate_mappings(chip, arch, n, need)]
     cands = [(m, batch) for m in mappings]
     out = _evaluate(chip, arch, precision, workload, cands)
     if targets.any and batch == 0:

@@ -1,7 +1,5 @@
-"""Evaluate one chip x model x mapping x workload: TTFT, TPOT, throughput, per-operator table.
-
-Validates and packs inputs (specs -> arrays), calls the numba kernels, wraps the result.
-"""
+"""Evaluate one chip x model x mapping x workload: TTFT, TPOT, throughput, per-operator table,
+static batches. Packs the inputs, calls the numba kernels, wraps the result."""
 
 from __future__ import annotations
 
@@ -16,74 +14,8 @@ from ..kernels import layout as L
 from ..kernels.step import evaluate_nb, new_result_matrix, step_time_nb
 from ..specs.chip import ChipSpec
 from ..specs.model_arch import Architecture
-from .pack import pack_architecture, pack_chip
-
-DEFAULT_PREFILL_CHUNK_TOKENS = 8192  # vLLM/TRT-LLM default token budget per step (activation memory)
-
-
-@dataclass(frozen=True)
-class Precision:
-    weight_dtype: str
-    kv_dtype: str
-    compute_dtype: str
-    weight_only: bool
-
-    @property
-    def weight_bytes(self) -> float:
-        return dtypes.BYTES_PER_ELEMENT[self.weight_dtype]
-
-    @property
-    def kv_bytes(self) -> float:
-        return dtypes.BYTES_PER_ELEMENT[self.kv_dtype]
-
-    @property
-    def label(self) -> str:
-        wo = " (weight-only)" if self.weight_only else ""
-        return f"W{self.weight_dtype}/KV{self.kv_dtype}/C{self.compute_dtype}{wo}"
-
-
-def resolve_precision(chip: ChipSpec, weight_dtype: str, kv_dtype: str, compute_dtype: str | None = None) -> Precision:
-    """Check dtype names and choose the compute dtype the chip has (see dtypes.choose_compute_dtype)."""
-    dtypes.bytes_per_element(weight_dtype, allowed=dtypes.WEIGHT_DTYPES, what="weight dtype")
-    dtypes.bytes_per_element(kv_dtype, allowed=dtypes.KV_DTYPES, what="KV-cache dtype")
-    compute, weight_only = dtypes.choose_compute_dtype(
-        chip.id, chip.compute.dense_flops_per_s.available(), weight_dtype, compute_dtype
-    )
-    return Precision(weight_dtype, kv_dtype, compute, weight_only)
-
-
-@dataclass(frozen=True)
-class Mapping:
-    """Parallel mapping: tp x pp chips per model replica, `replicas` copies (data parallel).
-
-    ep is 1 (experts split by tensor parallelism) or tp (whole experts spread over the TP
-    group, exchanged by all-to-all)."""
-
-    tp: int = 1
-    pp: int = 1
-    ep: int = 1
-    replicas: int = 1
-
-    @property
-    def chips(self) -> int:
-        return self.tp * self.pp * self.replicas
-
-    @property
-    def label(self) -> str:
-        return f"TP{self.tp} PP{self.pp} EP{self.ep} DP{self.replicas}"
-
-
-@dataclass(frozen=True)
-class Workload:
-    input_len: int
-    output_len: int
-    prefill_chunk: int = DEFAULT_PREFILL_CHUNK_TOKENS
-
-    def __post_init__(self) -> None:
-        if self.input_len < 1 or self.output_len < 1:
-            raise InfersimError(
-                f"input and output lengths must be at least 1 token (got {self.input_len}, {self.output_len})"
-            )
+from .configuration import Mapping, Precision, Workload, check_mapping, config_row
+from .packing import pack_architecture, pack_chip
 
 
 @dataclass(frozen=True)
@@ -109,25 +41,6 @@ class Result:
     @property
     def tokens_per_s_per_chip(self) -> float:
         return self.system_tokens_per_s / self.mapping.chips
-
-
-def config_row(chip_idx: int, model_idx: int, precision: Precision, mapping: Mapping, workload: Workload,
-               batch: int = 0) -> np.ndarray:
-    row = np.zeros(L.K_FIELDS)
-    row[L.K_CHIP] = chip_idx
-    row[L.K_MODEL] = model_idx
-    row[L.K_TP] = mapping.tp
-    row[L.K_PP] = mapping.pp
-    row[L.K_EP] = mapping.ep
-    row[L.K_BATCH] = batch
-    row[L.K_INPUT_LEN] = workload.input_len
-    row[L.K_OUTPUT_LEN] = workload.output_len
-    row[L.K_W_BYTES] = precision.weight_bytes
-    row[L.K_KV_BYTES] = precision.kv_bytes
-    row[L.K_ACT_BYTES] = dtypes.ACTIVATION_BYTES
-    row[L.K_REPLICAS] = mapping.replicas
-    row[L.K_PREFILL_CHUNK] = workload.prefill_chunk
-    return row
 
 
 def result_from_row(chip: ChipSpec, arch: Architecture, precision: Precision, mapping: Mapping,
@@ -160,20 +73,6 @@ def evaluate(chip: ChipSpec, arch: Architecture, precision: Precision, mapping: 
     out = new_result_matrix(1)
     evaluate_nb(pack_architecture(arch)[None, :], pack_chip(chip, precision.compute_dtype)[None, :], cfg, out)
     return result_from_row(chip, arch, precision, mapping, out[0])
-
-
-def check_mapping(chip: ChipSpec, arch: Architecture, m: Mapping) -> None:
-    """Mapping errors a user can make, each with its fix."""
-    if min(m.tp, m.pp, m.ep, m.replicas) < 1:
-        raise InfersimError(f"tp, pp, ep and replicas must be >= 1 (got {m.label})")
-    if m.tp > arch.n_heads:
-        raise InfersimError(f"tp={m.tp} exceeds the {arch.n_heads} attention heads of {arch.id}: use tp <= {arch.n_heads}")
-    if m.pp > arch.n_layers:
-        raise InfersimError(f"pp={m.pp} exceeds the {arch.n_layers} layers of {arch.id}: use pp <= {arch.n_layers}")
-    if m.ep not in (1, m.tp):
-        raise InfersimError(f"ep={m.ep}: expert parallelism is 1 or equal to tp ({m.tp})")
-    if m.ep > 1 and not arch.is_moe:
-        raise InfersimError(f"ep={m.ep} but {arch.id} has no experts: use ep = 1")
 
 
 def operator_table(chip: ChipSpec, arch: Architecture, precision: Precision, mapping: Mapping,
@@ -245,46 +144,3 @@ def static_batch(chip: ChipSpec, arch: Architecture, precision: Precision, mappi
         + chip.efficiency.step_overhead_s
     total = ttft + (workload.output_len - 1) * tpot
     return StaticBatch(ttft, tpot, mapping.replicas * batch * workload.output_len / total, fit.fits, fit.max_batch)
-
-
-@dataclass(frozen=True)
-class Speculation:
-    k: int                        # tokens drafted per step
-    acceptance: float             # probability each drafted token is accepted
-    tokens_per_step: float        # expected tokens per verification step: (1 - a^(k+1)) / (1 - a)
-    tpot_s: float                 # per generated token
-    baseline_tpot_s: float        # without speculation
-
-    @property
-    def speedup(self) -> float:
-        return self.baseline_tpot_s / self.tpot_s
-
-
-def speculative_decode(chip: ChipSpec, arch: Architecture, precision: Precision, mapping: Mapping, workload: Workload,
-                       batch: int, k: int, acceptance: float, draft: Architecture | None = None) -> Speculation:
-    """TPOT with speculative decoding on the same chips: each step drafts k tokens (k decode steps of
-    `draft`, or, with draft=None, k passes of one extra layer of the target as multi-token
-    prediction does) and verifies them in one target pass over k + 1 tokens per sequence."""
-    if not 1 <= k <= 16:
-        raise InfersimError(f"speculated tokens per step must be 1..16, got {k}")
-    if not 0 <= acceptance < 1:
-        raise InfersimError(f"acceptance rate must be in [0, 1), got {acceptance}")
-    c = pack_chip(chip, precision.compute_dtype)
-    scratch = [np.zeros(L.N_OPS) for _ in range(4)]
-    bounds, bound_time = np.zeros(L.N_OPS, dtype=np.int64), np.zeros(3)
-    args = (precision.weight_bytes, precision.kv_bytes, dtypes.ACTIVATION_BYTES, mapping.tp, mapping.pp, mapping.ep)
-    past = workload.input_len + (workload.output_len - 1) / 2.0
-    overhead = chip.efficiency.step_overhead_s
-
-    def step(a_row, new_tokens: float) -> float:
-        return step_time_nb(a_row, c, float(batch), new_tokens, past, True, *args, *scratch, bounds, bound_time)
-
-    target = pack_architecture(arch)
-    baseline = step(target, 1.0) + overhead
-    verify = step(target, k + 1.0) + overhead
-    if draft is None:
-        draft_step = (step(target, 1.0) / arch.n_layers) * k          # one extra layer per drafted token
-    else:
-        draft_step = (step(pack_architecture(draft), 1.0) + overhead) * k
-    tokens = (1 - acceptance ** (k + 1)) / (1 - acceptance)
-    return Speculation(k, acceptance, tokens, (verify + draft_step) / tokens, baseline)

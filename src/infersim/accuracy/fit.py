@@ -19,7 +19,7 @@ import pandas as pd
 
 from ..specs.chip import ChipSpec
 from ..specs.library import Library
-from .validation import Skip, family, predict, source_group
+from .predict import Skip, family, predict, source_group
 
 PARAMS = ("prefill_compute", "decode_compute", "memory_bandwidth", "interconnect", "step_overhead_s",
           "prefill_overhead_s", "overlap_loss")

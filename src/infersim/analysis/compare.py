@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
-import numpy as np
-
-from ..cost.pack import PriceBasis
+from ..cost.inputs import PriceBasis
 from ..cost.tco import chip_hour_cost, monte_carlo_chip_hour, token_cost, usd_per_mtok_per_chip_hour
 from ..errors import InfersimError
-from ..model.engine import Result, Workload, resolve_precision
-from ..model.mapping import Objective, Targets, search
+from ..model.configuration import Workload, resolve_precision
+from ..model.evaluate import Result
+from ..model.mapping_search import Objective, Targets, search
 from ..specs.budget import BudgetSpec
 from ..specs.library import Library
 

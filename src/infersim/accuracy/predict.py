@@ -21,8 +21,9 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InfersimError
-from ..model.engine import Mapping, Workload, resolve_precision, static_batch
-from ..model.mapping import search
+from ..model.configuration import Mapping, Workload, resolve_precision
+from ..model.evaluate import static_batch
+from ..model.mapping_search import search
 from ..model.serving import DEFAULT_TOKEN_BUDGET, ServingModel
 from ..specs.chip import ChipSpec
 from ..specs.library import Library

@@ -1,0 +1,93 @@
+"""What every scenario shares: its result, and deploying its model on one chip at its targets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from ...cost.tco import chip_hour_cost, token_cost, usd_per_mtok_per_chip_hour
+from ...errors import InfersimError
+from ...model.configuration import Workload, resolve_precision
+from ...model.mapping_search import Targets, min_chips_to_fit, search
+from ...specs.library import Library
+from ...specs.scenario_file import ScenarioSpec
+
+
+@dataclass
+class ScenarioResult:
+    spec: ScenarioSpec
+    headline: pd.DataFrame
+    summary: str
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Deployment:
+    chip_id: str
+    kind: str
+    result: object
+    usd_per_chip_hour: float
+    usd_per_mtok: float
+    per_chip_hour: float        # $/M tokens per $ of chip-hour
+    site_power_peak_w: float
+    site_power_avg_w: float
+    chip_price_usd: float
+
+
+def scenario_targets(spec: ScenarioSpec) -> Targets:
+    return Targets(spec.max_ttft_ms / 1e3 if spec.max_ttft_ms else None,
+                   spec.max_tpot_ms / 1e3 if spec.max_tpot_ms else None)
+
+
+def scenario_workload(spec: ScenarioSpec) -> Workload:
+    return Workload(spec.input_len, spec.output_len)
+
+
+def deploy(lib: Library, spec: ScenarioSpec, chip_id: str, budget_id: str | None = None, smallest: bool = False,
+            **search_args) -> Deployment:
+    """Deploy the scenario's model on one chip: the best mapping for throughput under the
+    targets, on the fewest chips that hold it when `smallest`."""
+    chip = lib.chip(chip_id)
+    if spec.efficiency_like:
+        chip = chip.model_copy(update={"efficiency": lib.chip(spec.efficiency_like).efficiency})
+    arch = lib.architecture(spec.model)
+    precision = resolve_precision(chip, spec.weight_dtype, spec.kv_dtype)
+    search_args.setdefault("targets", scenario_targets(spec))
+    if smallest:
+        search_args["num_chips"], _ = min_chips_to_fit(chip, arch, precision, scenario_workload(spec))
+    found = search(chip, arch, precision, scenario_workload(spec), **search_args)
+    cost = chip_hour_cost(chip, lib.budget(budget_id or spec.budget), spec.price_basis)
+    tok = token_cost(found.best, cost, scenario_workload(spec))
+    return Deployment(chip_id, chip.kind, found.best, cost.total_usd_per_hour, tok.usd_per_mtok,
+                      usd_per_mtok_per_chip_hour(found.best), cost.site_power_peak_w, cost.site_power_avg_w,
+                      cost.chip_price_usd)
+
+
+def deploy_all(lib, spec, chip_ids, progress=None, **kw):
+    done, skipped = [], []
+    for i, cid in enumerate(chip_ids):
+        if progress:
+            progress(i, len(chip_ids), cid)
+        try:
+            done.append(deploy(lib, spec, cid, **kw))
+        except InfersimError as exc:
+            skipped.append((cid, str(exc)))
+    return done, skipped
+
+
+def scenario_chips(lib: Library, spec: ScenarioSpec) -> list[str]:
+    ids = spec.chips or lib.ids("chip")
+    for c in ids + spec.baseline_chips:
+        lib.path("chip", c)
+    return ids
+
+
+def deployment_record(d: Deployment) -> dict:
+    r = d.result
+    return {"chip": d.chip_id, "chip_kind": d.kind, "num_chips": r.mapping.chips, "mapping": r.mapping.label,
+            "batch": r.batch, "ttft_s": r.ttft_s, "tpot_s": r.tpot_s, "user_tokens_per_s": r.user_tokens_per_s,
+            "system_tokens_per_s": r.system_tokens_per_s, "tokens_per_s_per_chip": r.tokens_per_s_per_chip,
+            "decode_bound": r.decode_bound, "chip_price_usd": d.chip_price_usd,
+            "usd_per_chip_hour": d.usd_per_chip_hour, "usd_per_mtok": d.usd_per_mtok}

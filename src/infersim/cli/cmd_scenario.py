@@ -1,0 +1,97 @@
+"""`infersim scenario`: run a question file and write its tables and figures."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from .options import add_common, library
+from .progress import chip_progress, end_progress
+
+
+def cmd_scenario(args: argparse.Namespace) -> int:
+    from ..analysis.scenarios import ASIC_CLAIM_RANGE, run_scenario
+    from ..report import scenario_plots as plots
+    from ..report.tables import frame_table
+    from ..specs.loader import load
+    from ..specs.scenario_file import ScenarioSpec
+
+    lib = library(args)
+    if args.scenario_cmd == "list":
+        for sid in lib.ids("scenario"):
+            sc = lib.scenario(sid)
+            print(f"{sid:<32} {sc.kind:<20} {sc.question}")
+        return 0
+    target = Path(args.file)
+    spec = load(target, ScenarioSpec) if target.suffix == ".toml" else lib.scenario(args.file)
+    result = run_scenario(lib, spec, progress=chip_progress)
+    end_progress()
+    print(f"{spec.name}\n{spec.question}\n")
+    print(frame_table(result.headline))
+    print(f"\n{result.summary}")
+    for chip, why in result.skipped:
+        print(f"skipped {chip}: {why}")
+    if args.output:
+        out = Path(args.output)
+        out.mkdir(parents=True, exist_ok=True)
+        written = [out / "headline.csv"]
+        result.headline.to_csv(written[0], index=False)
+        for name, table in result.tables.items():
+            written.append(out / f"{name}.csv")
+            table.to_csv(written[-1], index=False)
+        (out / "summary.txt").write_text(result.summary + "\n")
+        written += _scenario_figures(lib, spec, result, out, plots, ASIC_CLAIM_RANGE)
+        print("wrote " + ", ".join(str(p) for p in written))
+    return 0
+
+
+def _scenario_figures(lib, spec, result, out: Path, plots, claim) -> list[Path]:
+    head = result.headline
+    if spec.kind == "pairwise_advantage":
+        figs = [plots.advantage_bands(head, claim, out / "advantage.png")]
+        drivers = result.tables["drivers"]
+        first = head.iloc[0]
+        d = drivers[(drivers["asic"] == first["asic"]) & (drivers["gpu"] == first["gpu"])].rename(
+            columns={"advantage_at_low": "metric_at_low", "advantage_at_high": "metric_at_high"})
+        d = d.assign(central_metric=first["advantage_central"])
+        figs.append(plots.tornado_chart(d, f"advantage of {first['asic']} over {first['gpu']}", out / "tornado.png"))
+        return figs
+    if spec.kind == "elasticity":
+        return [plots.elasticities(head, out / "elasticities.png"), _scenario_roofline(lib, spec, out)]
+    if spec.kind == "budget_shock":
+        return [plots.bars(head, "usd_per_mtok_change", "change in $/M tokens (%)", out / "usd_per_mtok_change.png",
+                           pct=True)]
+    if spec.kind == "power_limited":
+        return [plots.bars(head, "site_output_tokens_per_s", f"output tokens/s of a {spec.site_power_mw:g} MW site",
+                           out / "site_tokens.png", log=True)]
+    if spec.kind == "latency_vs_cost":
+        return [plots.latency_cost(result.tables["points"], out / "latency_vs_cost.png")]
+    if spec.kind == "request_rate":
+        return [plots.rate_curves(result.tables["points"], out / "usd_per_mtok_vs_rate.png")]
+    return []
+
+
+def _scenario_roofline(lib, spec, out: Path) -> Path:
+    from ..model.configuration import Workload, resolve_precision
+    from ..model.mapping_search import min_chips_to_fit
+    from ..report.roofline_plot import roofline_figure
+
+    chip = lib.chip(spec.chips[0] if spec.chips else "nvidia-h100-sxm")
+    arch = lib.architecture(spec.model)
+    p = resolve_precision(chip, spec.weight_dtype, spec.kv_dtype)
+    w = Workload(spec.input_len, spec.output_len)
+    _, m = min_chips_to_fit(chip, arch, p, w)
+    return roofline_figure(chip, arch, p, m, w, (1, 8, 64, 256), out / "roofline.png")
+
+
+def register(sub) -> None:
+    """Add this group's subcommands to the parser."""
+    p = sub.add_parser("scenario", help="run a scenario file: a question, its tables and figures")
+    scen_sub = p.add_subparsers(dest="scenario_cmd", required=True)
+    q = scen_sub.add_parser("list", help="the bundled scenarios")
+    add_common(q)
+    q = scen_sub.add_parser("run", help="run one scenario (a file or a bundled id)")
+    add_common(q)
+    q.add_argument("file", metavar="FILE|ID")
+    q.add_argument("-o", "--output", metavar="DIR", help="write CSV tables, a summary and figures here")
+    p.set_defaults(func=cmd_scenario)

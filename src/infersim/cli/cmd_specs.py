@@ -1,0 +1,90 @@
+"""`infersim specs`: list, show and check spec files."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .. import units
+from ..errors import InfersimError
+from ..specs.library import Library, check_file
+from .options import add_common, library
+
+
+def cmd_specs(args: argparse.Namespace) -> int:
+    lib = library(args)
+    if args.specs_cmd == "list":
+        return _specs_list(lib, args)
+    if args.specs_cmd == "show":
+        for cat in ("chip", "model", "traffic", "budget", "scenario"):
+            if args.id in lib.ids(cat):
+                path = lib.path(cat, args.id)
+                print(f"# {cat} {args.id}: {path}")
+                print(path.read_text())
+                return 0
+        lib.path("chip", args.id)  # raises with suggestions
+    if args.specs_cmd == "check":
+        paths = [Path(p) for p in args.paths] if args.paths else [p for _, p in lib.all_files()]
+        files = []
+        for p in paths:
+            if p.is_dir():
+                files += sorted(p.rglob("*.toml"))
+            elif p.exists():
+                files.append(p)
+            else:
+                raise InfersimError(f"{p}: no such file or folder")
+        errors = [e for f in files for e in check_file(f)]
+        for e in errors:
+            print(e)
+        if errors:
+            print(f"{len(errors)} error(s) in {len(files)} file(s)", file=sys.stderr)
+            return 2
+        print(f"{len(files)} file(s) OK")
+    return 0
+
+
+def _specs_list(lib: Library, args: argparse.Namespace) -> int:
+    from ..report.tables import render
+
+    cats = ("chip", "model", "traffic", "budget", "scenario")
+    show = [c for c in cats if getattr(args, c)] or list(cats)
+    if "chip" in show:
+        rows = []
+        for cid in lib.ids("chip"):
+            c = lib.chip(cid)
+            f = c.compute.dense_flops_per_s
+            m = c.memory.main
+            rows.append([cid, c.kind, f"{(f.bf16 or f.fp16 or 0) / 1e12:.0f}", f"{(f.fp8 or 0) / 1e12:.0f}",
+                         f"{(f.fp4 or 0) / 1e12:.0f}", f"{units.bytes_to_gb(m.capacity_bytes):.3g}",
+                         f"{units.bytes_per_s_to_tb_per_s(m.bandwidth_bytes_per_s):.3g}", f"{c.power.tdp_w:.0f}"])
+        print(render(["chip", "kind", "bf16 TF", "fp8 TF", "fp4 TF", "mem GB", "mem TB/s", "TDP W"], rows, "llrrrrrr"))
+    if "model" in show:
+        rows = []
+        for mid in lib.ids("model"):
+            a = lib.architecture(mid)
+            rows.append([mid, f"{a.total_params() / 1e9:.1f}", f"{a.active_params() / 1e9:.1f}", str(a.n_layers),
+                         a.attention, f"{a.n_experts}/{a.experts_per_token}" if a.is_moe else "-"])
+        print()
+        print(render(["model", "params B", "active B", "layers", "attention", "experts"], rows, "lrrrll"))
+    for cat in ("traffic", "budget", "scenario"):
+        if cat in show and lib.ids(cat):
+            print(f"\n{cat}: {', '.join(lib.ids(cat))}")
+    return 0
+
+
+def register(sub) -> None:
+    """Add this group's subcommands to the parser."""
+    p = sub.add_parser("specs", help="list, show or check spec files")
+    specs_sub = p.add_subparsers(dest="specs_cmd", required=True)
+    q = specs_sub.add_parser("list", help="the chips, models, traffic and budgets on the search path")
+    add_common(q)
+    for cat in ("chip", "model", "traffic", "budget", "scenario"):
+        q.add_argument(f"--{cat}", action="store_true", help=f"only {cat}s")
+    q = specs_sub.add_parser("show", help="print one spec file")
+    add_common(q)
+    q.add_argument("id")
+    q = specs_sub.add_parser("check", help="validate spec files; every error printed, exit 2 on any")
+    add_common(q)
+    q.add_argument("paths", nargs="*", help="files or folders (default: the whole search path)")
+    p.set_defaults(func=cmd_specs)

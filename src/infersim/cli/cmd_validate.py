@@ -1,0 +1,60 @@
+"""`infersim validate`: predict published measurements and report the error."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from .options import add_common, library
+from .progress import chip_progress, end_progress
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from ..accuracy.predict import read_rows, run_validation
+    from ..report.tables import frame_table
+
+    lib = library(args)
+    df = read_rows(Path(args.file))
+    report = run_validation(lib, df, progress=chip_progress, server_load=args.server_load)
+    end_progress()
+    rows = report.rows
+    if len(rows):
+        print(frame_table(rows[["id", "hardware", "mode", "metric", "predicted", "measured", "signed_error"]]))
+    summary = report.summary()
+    for key, title in (("by_metric", "metric"), ("by_family", "hardware family"),
+                       ("by_metric_family", "metric x family (n >= 5)")):
+        table = [{title: k, **v} for k, v in summary[key].items()]
+        if table:
+            import pandas as pd
+
+            print(f"\nabsolute percentage error by {title}")
+            print(frame_table(pd.DataFrame(table)))
+    print(f"\npredicted {summary['predicted']} of {len(df)} rows; not predicted: {summary['skipped']}")
+    print({"auto": "server rows: MLPerf ones at the highest rate meeting their p99 limits (their load is the "
+                   "benchmark's result), others at load_qps; --server-load row for all at load_qps",
+           "row": "server rows at load_qps", "limit": "server rows at the highest rate meeting their p99 limits"}
+          [args.server_load])
+    for rid, why in report.skipped:
+        print(f"  {rid}: {why}")
+    if args.json:
+        Path(args.json).write_text(json.dumps({
+            "rows": [{"id": r.id, "metric": r.metric, "predicted": r.predicted, "measured": r.measured, "ape": r.ape}
+                     for r in rows.itertuples(index=False)],
+            "skipped": [{"id": i, "reason": why} for i, why in report.skipped],
+            "summary": summary}, indent=2))
+        print(f"wrote {args.json}")
+    return 0
+
+
+def register(sub) -> None:
+    """Add this group's subcommands to the parser."""
+    p = sub.add_parser("validate", help="predict published measurements (CSV) from the spec files and report the error")
+    add_common(p)
+    p.add_argument("file", metavar="FILE.csv", help="rows in the schema of benchmarks/accuracy/README.md")
+    p.add_argument("--json", metavar="PATH", help="also write rows, skipped rows and the summary as JSON")
+    p.add_argument("--server-load", choices=("auto", "row", "limit"), default="auto",
+                   help="server rows at their load_qps (row, the schema's definition), at the highest rate that "
+                        "meets their p99 limits (limit), or auto (default): limit where the load is the benchmark's "
+                        "result (MLPerf Server), row elsewhere")
+    p.set_defaults(func=cmd_validate)

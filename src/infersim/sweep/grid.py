@@ -1,0 +1,135 @@
+"""The sweep's grid: its axes as packed arrays (chip variants, models, budget variants, tp, pp,
+lengths, batches), and the decoding of a flat row index back into a tidy record."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .. import dtypes
+from ..cost.inputs import budget_row, chip_cost_row
+from ..errors import InfersimError
+from ..kernels import grid_sweep as K
+from ..kernels import layout as L
+from ..model.configuration import resolve_precision
+from ..model.packing import pack_architecture, pack_chip
+from ..specs.library import Library
+from ..specs.sweep_file import SweepSpec
+
+
+@dataclass
+class Grid:
+    """The sweep's axes as arrays, and the labels to decode a flat row back into a tidy record."""
+
+    archs: np.ndarray
+    chips: np.ndarray
+    costs: np.ndarray
+    budgets: np.ndarray
+    tps: np.ndarray
+    pps: np.ndarray
+    inputs: np.ndarray
+    outputs: np.ndarray
+    batches: np.ndarray
+    w_bytes: float
+    kv_bytes: float
+    chip_labels: pd.DataFrame      # one row per chip variant: chip, scale_*
+    model_labels: list[str]
+    budget_labels: pd.DataFrame    # one row per budget variant: scale_electricity, scale_hbm_price
+    skipped: list[tuple[str, str]]
+
+    @property
+    def n_outer(self) -> int:
+        return K.outer_count_nb(self.chips.shape[0], self.archs.shape[0], self.budgets.shape[0], self.tps.shape[0],
+                                self.pps.shape[0], self.inputs.shape[0], self.outputs.shape[0])
+
+    @property
+    def n_points(self) -> int:
+        return self.n_outer * self.batches.shape[0]
+
+
+def build_grid(lib: Library, spec: SweepSpec) -> Grid:
+    chip_ids = spec.chips or lib.ids("chip")
+    for c in chip_ids:
+        lib.path("chip", c)
+    budget = lib.budget(spec.budget)
+    scale = spec.scale
+    combos = list(itertools.product(scale.flops, scale.memory_bandwidth, scale.memory_capacity, scale.power, scale.price))
+    chips, costs, labels, skipped = [], [], [], []
+    w_bytes = dtypes.bytes_per_element(spec.weight_dtype, allowed=dtypes.WEIGHT_DTYPES, what="weight dtype")
+    kv_bytes = dtypes.bytes_per_element(spec.kv_dtype, allowed=dtypes.KV_DTYPES, what="KV-cache dtype")
+    for cid in chip_ids:
+        chip = lib.chip(cid)
+        try:
+            p = resolve_precision(chip, spec.weight_dtype, spec.kv_dtype)
+            base_cost, _ = chip_cost_row(chip, spec.price_basis)
+        except InfersimError as exc:
+            skipped.append((cid, str(exc)))
+            continue
+        base = pack_chip(chip, p.compute_dtype)
+        for f, bw, cap, pw, pr in combos:
+            row, cost = base.copy(), base_cost.copy()
+            row[L.C_PEAK_FLOPS] *= f
+            row[L.C_MEM_BW] *= bw
+            row[L.C_MEM_BYTES] *= cap
+            row[L.C_TDP_W] *= pw
+            cost[L.P_TDP_W] *= pw
+            cost[L.P_HBM_GB] *= cap          # more HBM costs more
+            cost[L.P_MARKET_USD] *= pr
+            cost[L.P_PARTS_USD] *= pr
+            chips.append(row)
+            costs.append(cost)
+            labels.append({"chip": cid, "scale_flops": f, "scale_memory_bandwidth": bw, "scale_memory_capacity": cap,
+                           "scale_power": pw, "scale_price": pr})
+    if not chips:
+        raise InfersimError("no chip of the sweep can run its dtypes: " + "; ".join(f"{c}: {w}" for c, w in skipped))
+    central = budget_row(budget)
+    budgets, blabels = [], []
+    for e, h in itertools.product(spec.budget_scale.electricity, spec.budget_scale.hbm_price):
+        b = central.copy()
+        b[L.B_USD_PER_KWH] *= e
+        b[L.B_HBM2:L.B_HBM4 + 1] *= h
+        budgets.append(b)
+        blabels.append({"scale_electricity": e, "scale_hbm_price": h})
+    for name, values in (("tp", spec.tp), ("pp", spec.pp), ("batch", spec.batch), ("input_len", spec.input_len),
+                         ("output_len", spec.output_len)):
+        if not values or min(values) < 1:
+            raise InfersimError(f"sweep '{spec.id}': axis {name} needs whole numbers >= 1, got {values}")
+    archs = np.stack([pack_architecture(lib.architecture(m)) for m in spec.models])
+    f64 = lambda v: np.asarray(v, dtype=np.float64)  # noqa: E731
+    return Grid(archs, np.stack(chips), np.stack(costs), np.stack(budgets), f64(spec.tp), f64(spec.pp),
+                f64(spec.input_len), f64(spec.output_len), f64(spec.batch), w_bytes, kv_bytes,
+                pd.DataFrame(labels), list(spec.models), pd.DataFrame(blabels), skipped)
+
+
+def chip_variant_of(g: Grid, rows: np.ndarray) -> np.ndarray:
+    outer = rows // g.batches.shape[0]
+    per_chip = g.n_outer // g.chips.shape[0]
+    return (outer // per_chip).astype(np.int64)
+
+
+def records(g: Grid, rows: np.ndarray, vals: np.ndarray, kind: str) -> pd.DataFrame:
+    """Tidy rows: every axis decoded, units in the column names."""
+    if len(rows) == 0:
+        return pd.DataFrame()
+    nb = g.batches.shape[0]
+    outer = rows // nb
+    dims = (g.chips.shape[0], g.archs.shape[0], g.budgets.shape[0], g.tps.shape[0], g.pps.shape[0],
+            g.inputs.shape[0], g.outputs.shape[0])
+    c, m, b, t, p, i, o = np.unravel_index(outer, dims)
+    df = pd.concat([g.chip_labels.iloc[c].reset_index(drop=True), g.budget_labels.iloc[b].reset_index(drop=True)],
+                   axis=1)
+    df.insert(1, "model", [g.model_labels[k] for k in m])
+    df["tp"], df["pp"] = g.tps[t].astype(int), g.pps[p].astype(int)
+    df["input_len"], df["output_len"] = g.inputs[i].astype(int), g.outputs[o].astype(int)
+    df["batch"] = g.batches[rows % nb].astype(int)
+    df["num_chips"] = df["tp"] * df["pp"]
+    df["usd_per_mtok"] = vals[:, K.S_USD_PER_MTOK]
+    df["user_tokens_per_s"] = vals[:, K.S_USER_TOK_S]
+    df["tokens_per_s_per_chip"] = vals[:, K.S_TOK_S_PER_CHIP]
+    df["ttft_s"], df["tpot_s"] = vals[:, K.S_TTFT_S], vals[:, K.S_TPOT_S]
+    df["decode_bound"] = [L.BOUND_NAMES[int(x)] for x in vals[:, K.S_DECODE_BOUND]]
+    df.insert(0, "kept_as", kind)
+    return df
