@@ -85,6 +85,11 @@ def read_rows(path: Path) -> pd.DataFrame:
         raise InfersimError(f"{path}: file not found") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise InfersimError(f"{path}: not a readable CSV ({exc})") from None
+    return check_rows(df, str(path))
+
+
+def check_rows(df: pd.DataFrame, path: str) -> pd.DataFrame:
+    """The rows if they follow the schema (columns, metrics, modes, unique ids); `path` names them."""
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
     if missing:
         raise InfersimError(f"{path}: missing column(s) {', '.join(missing)}: see the schema in benchmarks/accuracy/README.md")

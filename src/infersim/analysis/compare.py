@@ -15,13 +15,16 @@ from ..model.configuration import Workload, resolve_precision
 from ..model.evaluate import Result
 from ..model.mapping_search import Objective, Targets, search
 from ..specs.budget import BudgetSpec
+from ..specs.chip import ChipSpec
 from ..specs.library import Library
+from ..specs.model_arch import Architecture
 
 COLUMNS = [
     "chip", "model", "num_chips", "tp", "pp", "ep", "dp", "batch", "ttft_s", "tpot_s",
     "user_tokens_per_s", "system_tokens_per_s", "tokens_per_s_per_chip", "decode_bound",
     "prefill_bound", "weight_dtype", "kv_dtype", "compute_dtype", "weight_only", "max_batch",
-    "memory_used_fraction", "input_len", "output_len", "chip_kind", "min_chips", "efficiency_fitted",
+    "memory_used_fraction", "input_len", "output_len", "chip_kind", "min_chips", "chip_counts_tried",
+    "efficiency_fitted",
 ]
 COST_COLUMNS = [
     "usd_per_mtok", "usd_per_mtok_input", "usd_per_mtok_output_decode", "usd_per_chip_hour", "chip_price_usd",
@@ -46,13 +49,31 @@ def result_record(r: Result, kind: str, workload: Workload, min_chips: int) -> d
     }
 
 
+def priced_record(result: Result, chip: ChipSpec, workload: Workload, min_chips: int, counts: tuple[int, ...],
+                  budget: BudgetSpec | None, price_basis: PriceBasis = "auto") -> dict:
+    """A row of the comparison: the configuration, the chip counts searched and, with a budget,
+    its cost (`_per_chip_hour`: $/M tokens per $ of chip-hour, for the Monte Carlo bands)."""
+    record = result_record(result, chip.kind, workload, min_chips)
+    record["chip_counts_tried"] = ",".join(str(n) for n in counts)
+    record["efficiency_fitted"] = bool(chip.efficiency.fitted_on)
+    if budget is not None:
+        cost = chip_hour_cost(chip, budget, price_basis)
+        tok = token_cost(result, cost, workload)
+        record.update(usd_per_mtok=tok.usd_per_mtok, usd_per_mtok_input=tok.usd_per_mtok_input,
+                      usd_per_mtok_output_decode=tok.usd_per_mtok_output_decode,
+                      usd_per_chip_hour=cost.total_usd_per_hour, chip_price_usd=cost.chip_price_usd,
+                      tokens_per_s_per_mw=tok.tokens_per_s_per_mw)
+        record["_per_chip_hour"] = usd_per_mtok_per_chip_hour(result)
+    return record
+
+
 @dataclass
 class Comparison:
     table: pd.DataFrame
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (chip, reason)
 
 
-def compare(library: Library, model: str, chips: list[str], workload: Workload, weight_dtype: str,
+def compare(library: Library, model: str | Architecture, chips: list[str | ChipSpec], workload: Workload, weight_dtype: str,
             kv_dtype: str, compute_dtype: str | None = None, num_chips: int | None = None, batch: int = 0,
             objective: Objective = "throughput", targets: Targets = Targets(),
             budget: BudgetSpec | None = None, price_basis: PriceBasis = "auto", uncertainty_samples: int = 0,
@@ -60,27 +81,21 @@ def compare(library: Library, model: str, chips: list[str], workload: Workload, 
             progress: Callable[[int, int, str], None] | None = None) -> Comparison:
     """Evaluate each chip at its best chip count, mapping and batch, price it with `budget`
     (when given) and rank: by $/M tokens when priced, else by tokens/s per chip (throughput)
-    or TPOT (latency). Chips that cannot run it are listed in `skipped`."""
-    arch = library.architecture(model)
+    or TPOT (latency). Chips that cannot run it are listed in `skipped`. `model` and `chips` are
+    ids in `library` or spec objects; `chip_counts_tried` lists the chip counts searched."""
+    arch = model if isinstance(model, Architecture) else library.architecture(model)
     rows, skipped, specs = [], [], []
-    for i, chip_id in enumerate(chips):
-        chip = library.chip(chip_id)
+    for i, chip_or_id in enumerate(chips):
+        chip = chip_or_id if isinstance(chip_or_id, ChipSpec) else library.chip(chip_or_id)
+        chip_id = chip.id
         if progress:
             progress(i, len(chips), chip_id)
         try:
             precision = resolve_precision(chip, weight_dtype, kv_dtype, compute_dtype)
             found = search(chip, arch, precision, workload, num_chips=num_chips, batch=batch, objective=objective,
                            targets=targets)
-            record = result_record(found.best, chip.kind, workload, found.min_chips)
-            record["efficiency_fitted"] = bool(chip.efficiency.fitted_on)
-            if budget is not None:
-                cost = chip_hour_cost(chip, budget, price_basis)
-                tok = token_cost(found.best, cost, workload)
-                record.update(usd_per_mtok=tok.usd_per_mtok, usd_per_mtok_input=tok.usd_per_mtok_input,
-                              usd_per_mtok_output_decode=tok.usd_per_mtok_output_decode,
-                              usd_per_chip_hour=cost.total_usd_per_hour, chip_price_usd=cost.chip_price_usd,
-                              tokens_per_s_per_mw=tok.tokens_per_s_per_mw)
-                record["_per_chip_hour"] = usd_per_mtok_per_chip_hour(found.best)
+            record = priced_record(found.best, chip, workload, found.min_chips, found.chip_counts, budget,
+                                   price_basis)
         except InfersimError as exc:
             skipped.append((chip_id, str(exc)))
             continue

@@ -13,15 +13,16 @@ from ..model.configuration import Mapping, Workload, resolve_precision
 from ..model.evaluate import evaluate
 from ..model.mapping_search import min_chips_to_fit, search, tp_candidates
 from ..specs.budget import BudgetSpec
+from ..specs.chip import ChipSpec
 from ..specs.library import Library
+from ..specs.model_arch import Architecture
 
 BATCHES = tuple(2 ** k for k in range(14))
 
 
-def mappings_for_frontier(lib: Library, chip_id: str, model: str, precision, workload: Workload) -> list[Mapping]:
+def mappings_for_frontier(chip: ChipSpec, arch: Architecture, precision, workload: Workload) -> list[Mapping]:
     """The latency- and throughput-optimal mappings, and every power-of-two TP that fits on its
     own (pp = 1) or with the fewest pipeline stages."""
-    chip, arch = lib.chip(chip_id), lib.architecture(model)
     out = {search(chip, arch, precision, workload, batch=1, objective=o).best.mapping for o in ("latency", "throughput")}
     need, _ = min_chips_to_fit(chip, arch, precision, workload)
     for tp in tp_candidates(chip, arch):
@@ -31,20 +32,21 @@ def mappings_for_frontier(lib: Library, chip_id: str, model: str, precision, wor
     return sorted(out, key=lambda m: (m.chips, m.tp))
 
 
-def frontier_points(lib: Library, model: str, chips: list[str], workload: Workload, weight_dtype: str,
-                    kv_dtype: str, budget: BudgetSpec | None, price_basis: PriceBasis = "auto",
+def frontier_points(lib: Library, model: str | Architecture, chips: list[str | ChipSpec], workload: Workload,
+                    weight_dtype: str, kv_dtype: str, budget: BudgetSpec | None, price_basis: PriceBasis = "auto",
                     batches=BATCHES, progress=None) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
-    """One row per (chip, mapping, batch) that fits."""
-    arch = lib.architecture(model)
+    """One row per (chip, mapping, batch) that fits; `model` and `chips` are ids or specs."""
+    arch = model if isinstance(model, Architecture) else lib.architecture(model)
     rows, skipped = [], []
-    for i, cid in enumerate(chips):
+    for i, chip_or_id in enumerate(chips):
+        chip = chip_or_id if isinstance(chip_or_id, ChipSpec) else lib.chip(chip_or_id)
+        cid = chip.id
         if progress:
             progress(i, len(chips), cid)
-        chip = lib.chip(cid)
         try:
             p = resolve_precision(chip, weight_dtype, kv_dtype)
             cost = chip_hour_cost(chip, budget, price_basis) if budget is not None else None
-            maps = mappings_for_frontier(lib, cid, model, p, workload)
+            maps = mappings_for_frontier(chip, arch, p, workload)
         except InfersimError as exc:
             skipped.append((cid, str(exc)))
             continue
@@ -66,13 +68,10 @@ def pareto(points: pd.DataFrame, y: str = "usd_per_mtok", lower_is_better: bool 
     if points.empty:
         return points
     p = points.sort_values(["user_tokens_per_s", y], ascending=[False, lower_is_better])
-    keep, best = [], np.inf if lower_is_better else -np.inf
-    for idx, r in p.iterrows():
-        better = r[y] < best if lower_is_better else r[y] > best
-        if better:
-            keep.append(idx)
-            best = r[y]
-    return points.loc[keep].reset_index(drop=True)
+    v = p[y].to_numpy(dtype=float) * (1.0 if lower_is_better else -1.0)
+    # a point is kept when it beats every faster point before it (NaN never does, nor is it a best)
+    best_before = np.fmin.accumulate(np.concatenate(([np.inf], v[:-1])))
+    return p[v < best_before].reset_index(drop=True)
 
 
 def per_chip_frontiers(points: pd.DataFrame, y: str, lower_is_better: bool) -> pd.DataFrame:

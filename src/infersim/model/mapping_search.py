@@ -25,6 +25,9 @@ from .packing import pack_architecture, pack_chip
 
 Objective = Literal["throughput", "latency"]
 MAX_CHIPS = 100_000
+# assumption: an accelerator server holds 8 cards (HGX/UBB boards, and the 8-slot PCIe servers
+# that L40S, H100 PCIe/NVL and RTX cards are sold in); a CPU server is its scale-up domain (sockets)
+SERVER_ACCELERATORS = 8
 
 
 def tp_candidates(chip: ChipSpec, arch: Architecture) -> list[int]:
@@ -45,6 +48,7 @@ class SearchResult:
     best: Result
     candidates: int
     min_chips: int
+    chip_counts: tuple[int, ...] = ()  # the chip counts the search tried
 
 
 @dataclass(frozen=True)
@@ -87,13 +91,22 @@ def min_chips_to_fit(chip: ChipSpec, arch: Architecture, precision: Precision, w
     return int(chips[i]), candidates[i]
 
 
+def server_chips(chip: ChipSpec) -> int:
+    """Chips in one server as users deploy them: the scale-up domain, and at least a full
+    8-card server for accelerators without one (PCIe cards: scaleup_domain_chips = 1 or 2)."""
+    domain = chip.interconnect.scaleup_domain_chips
+    return domain if chip.kind == "cpu" else max(domain, SERVER_ACCELERATORS)
+
+
 def chip_counts(chip: ChipSpec, need: int, num_chips: int | None) -> list[int]:
     """The chip counts to try: the one given, or the fewest that fit plus powers of two above it
-    up to the scale-up domain (at most 8x the fewest), so a tight fit is not the only option."""
+    up to a server or the scale-up domain, whichever is larger (at most 8x the fewest), so a tight
+    fit is not the only option: an 8-card PCIe server is tried as well as the 2 cards that hold
+    the weights."""
     if num_chips is not None:
         return [num_chips]
     counts = {need}
-    top = min(max(need, chip.interconnect.scaleup_domain_chips), 8 * need)
+    top = min(max(need, server_chips(chip)), 8 * need)
     n = 1
     while n <= top:
         if n > need:
@@ -145,7 +158,8 @@ def search(chip: ChipSpec, arch: Architecture, precision: Precision, workload: W
         )
     if objective == "latency" and batch == 0:
         batch = 1
-    mappings = [m for n in chip_counts(chip, need, num_chips) for m in candidate_mappings(chip, arch, n, need)]
+    counts = chip_counts(chip, need, num_chips)
+    mappings = [m for n in counts for m in candidate_mappings(chip, arch, n, need)]
     cands = [(m, batch) for m in mappings]
     out = _evaluate(chip, arch, precision, workload, cands)
     if targets.any and batch == 0:
@@ -178,4 +192,4 @@ def search(chip: ChipSpec, arch: Architecture, precision: Precision, workload: W
         near &= ttft <= ttft.min() * (1 + 1e-9)
         i = int(np.argmin(np.where(near, chips, np.inf)))
     m, _ = cands[i]
-    return SearchResult(result_from_row(chip, arch, precision, m, out[i]), len(cands), need)
+    return SearchResult(result_from_row(chip, arch, precision, m, out[i]), len(cands), need, tuple(counts))

@@ -29,7 +29,7 @@ def render(headers: list[str], rows: list[list[str]], align: str | None = None) 
 
 
 def comparison_table(df: pd.DataFrame) -> str:
-    headers = ["#", "chip", "chips (min)", "mapping", "batch", "TTFT ms", "TPOT ms", "tok/s/user", "tok/s/chip",
+    headers = ["#", "chip", "chips (min)", "tried", "mapping", "batch", "TTFT ms", "TPOT ms", "tok/s/user", "tok/s/chip",
                "decode bound", "compute"]
     priced = "usd_per_mtok" in df.columns
     bands = "usd_per_mtok_p10" in df.columns
@@ -44,12 +44,13 @@ def comparison_table(df: pd.DataFrame) -> str:
             if bands:
                 cost.append(f"{r.usd_per_mtok_p10:.3f}-{r.usd_per_mtok_p90:.3f}")
         rows.append([
-            str(i), r.chip + ("" if r.efficiency_fitted else " ~"), f"{r.num_chips} ({r.min_chips})", f"TP{r.tp} PP{r.pp}" + (f" EP{r.ep}" if r.ep > 1 else "")
+            str(i), r.chip + ("" if r.efficiency_fitted else " ~"), f"{r.num_chips} ({r.min_chips})",
+            r.chip_counts_tried, f"TP{r.tp} PP{r.pp}" + (f" EP{r.ep}" if r.ep > 1 else "")
             + (f" DP{r.dp}" if r.dp > 1 else ""), str(r.batch), _fmt(units.s_to_ms(r.ttft_s), ".1f"),
             _fmt(units.s_to_ms(r.tpot_s), ".2f"), _fmt(r.user_tokens_per_s, ".1f"),
             _fmt(r.tokens_per_s_per_chip, ".1f"), r.decode_bound, r.compute_dtype + wo, *cost,
         ])
-    return render(headers, rows, align="rlrlrrrrrll" + "r" * (len(headers) - 11))
+    return render(headers, rows, align="rlrllrrrrrll" + "r" * (len(headers) - 12))
 
 
 def operator_table_text(df: pd.DataFrame) -> str:

@@ -125,6 +125,14 @@ class Library:
         spec = self.model(model)
         return _normalise_or_raise(self.path("model", model), spec.id, spec.config)
 
+    def table(self, category: Category | None = None):
+        """Every spec (or those of one category) as a DataFrame: category, id, path."""
+        import pandas as pd
+
+        cats = [category] if category else list(_SCHEMAS)
+        return pd.DataFrame([{"category": c, "id": i, "path": str(self._index[c][i])} for c in cats for i in self.ids(c)],
+                            columns=["category", "id", "path"])
+
     def all_files(self) -> list[tuple[Category, Path]]:
         return [(cat, p) for cat in _SCHEMAS for p in self._index[cat].values()]
 
