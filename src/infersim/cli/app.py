@@ -1,7 +1,7 @@
 """infersim: which chip serves this model and traffic at the lowest $ per million tokens, at
 this latency, and why. Every number is derived from spec files you can read and change.
 
-Every user error becomes one line on stderr and exit code 2.
+Every user error becomes one line on stderr and exit code 2; Ctrl-C one line and exit code 130.
 """
 
 from __future__ import annotations
@@ -17,8 +17,18 @@ from .progress import end_progress
 GROUPS = (cmd_compare, cmd_inspect, cmd_serving, cmd_sweep, cmd_validate, cmd_cost, cmd_scenario, cmd_specs)
 
 
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse with its errors on one line (no usage block): what is wrong and where the help is."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"infersim: error: {self.prog}: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="infersim", description=__doc__.split("\n\n")[0].replace("\n", " "))
+    parser = OneLineParser(prog="infersim", description=__doc__.split("\n\n")[0].replace("\n", " "))
     parser.add_argument("--version", action="version", version=f"infersim {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for group in GROUPS:
@@ -27,14 +37,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)
         return args.func(args)
     except InfersimError as exc:
         end_progress()
         print(f"infersim: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except KeyboardInterrupt:
+        end_progress()
+        print("infersim: interrupted (Ctrl-C); outputs not yet written were discarded", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except BrokenPipeError:  # output piped into `head` and closed early
         sys.stderr.close()
         return 0

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
 from .. import units
 from ..errors import InfersimError
 from .options import add_common, add_workload, kv_dtype_of, library, targets_of, workload_of
+from .output import CSV, JSON, Outputs
 from .progress import chip_progress, end_progress
 
 
@@ -16,6 +16,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from ..analysis.compare import compare
     from ..report.tables import comparison_table
 
+    out = Outputs()
+    csv_path = out.file("--csv", args.csv, CSV)
+    json_path = out.file("--json", args.json, JSON)
     lib = library(args)
     chips = [c.strip() for c in args.chips.split(",") if c.strip()] if args.chips else lib.ids("chip")
     for c in chips:
@@ -44,16 +47,17 @@ def cmd_compare(args: argparse.Namespace) -> int:
         print("~ efficiencies not calibrated on measurements (family defaults): optimistic against calibrated chips")
     for chip, why in result.skipped:
         print(f"skipped {chip}: {why}")
-    if args.csv:
-        df.to_csv(args.csv, index=False)
-        print(f"wrote {args.csv}")
-    if args.json:
-        Path(args.json).write_text(json.dumps({
-            "model": args.model, "input_len": workload.input_len, "output_len": workload.output_len,
-            "rows": json.loads(df.to_json(orient="records")),
-            "skipped": [{"chip": c, "reason": r} for c, r in result.skipped],
-        }, indent=2))
-        print(f"wrote {args.json}")
+    with out:
+        if csv_path:
+            out.csv(csv_path, df)
+        if json_path:
+            out.json(json_path, {
+                "model": args.model, "input_len": workload.input_len, "output_len": workload.output_len,
+                "rows": json.loads(df.to_json(orient="records")),
+                "skipped": [{"chip": c, "reason": r} for c, r in result.skipped],
+            })
+    for path in out.written:
+        print(f"wrote {path}")
     return 0
 
 

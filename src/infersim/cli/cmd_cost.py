@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from .options import add_common, library
+from .output import Outputs
 
 
 def cmd_tco(args: argparse.Namespace) -> int:
     from ..cost.tco import COMPONENTS, chip_hour_cost
     from ..report.tables import render
 
+    out = Outputs()
+    folder = out.folder("--output", args.output)
     lib = library(args)
     budget = lib.budget(args.budget)
     chips = [c.strip() for c in args.chips.split(",") if c.strip()]
+    figures = {cid: out.in_folder("--output", folder, f"tornado-{cid}.png") for cid in chips} if folder else {}
     rows = []
     for cid in chips:
         c = chip_hour_cost(lib.chip(cid), budget, args.price_basis)
@@ -25,19 +28,20 @@ def cmd_tco(args: argparse.Namespace) -> int:
     print(render(["chip", "price $", *COMPONENTS, "total $/h", "site W avg", "site W peak"], rows))
     if args.tornado:
         from ..cost.tco import tornado
+        from ..report.scenario_plots import tornado_chart
         from ..report.tables import frame_table
 
-        for cid in chips:
-            df = tornado([lib.chip(cid)], budget, lambda c: c[0], args.price_basis).head(args.tornado)
-            print(f"\n{cid}: what moves $/chip-hour most (each input at its low and high, the rest central)")
-            print(frame_table(df.rename(columns={"metric_at_low": "usd_per_hour_at_low",
-                                                 "metric_at_high": "usd_per_hour_at_high",
-                                                 "central_metric": "usd_per_hour_central"})))
-            if args.output:
-                from ..report.scenario_plots import tornado_chart
-
-                path = tornado_chart(df, f"$/hour of one {cid}", Path(args.output) / f"tornado-{cid}.png")
-                print(f"wrote {path}")
+        with out:
+            for cid in chips:
+                df = tornado([lib.chip(cid)], budget, lambda c: c[0], args.price_basis).head(args.tornado)
+                print(f"\n{cid}: what moves $/chip-hour most (each input at its low and high, the rest central)")
+                print(frame_table(df.rename(columns={"metric_at_low": "usd_per_hour_at_low",
+                                                     "metric_at_high": "usd_per_hour_at_high",
+                                                     "central_metric": "usd_per_hour_central"})))
+                if cid in figures:
+                    out.figure(figures[cid], lambda tmp, df=df, cid=cid: tornado_chart(df, f"$/hour of one {cid}", tmp))
+        for path in out.written:
+            print(f"wrote {path}")
     return 0
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from .. import units
 from ..errors import InfersimError
 from .options import add_common, add_workload, library, search_one
+from .output import FIGURE, Outputs
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
@@ -32,14 +32,17 @@ def cmd_explain(args: argparse.Namespace) -> int:
 def cmd_roofline(args: argparse.Namespace) -> int:
     from ..report.roofline_plot import roofline_figure
 
+    out = Outputs()
+    fig_path = out.file("--output", args.output, FIGURE)
     lib = library(args)
     args.objective = "throughput"
     chip, arch, precision, workload, best = search_one(args, lib)
     batches = sorted({b for b in (int(x) for x in args.batches.split(",")) if 1 <= b <= best.max_batch})
     if not batches:
         raise InfersimError(f"none of the batch sizes {args.batches} fit (max {best.max_batch}): pass smaller --batches")
-    path = roofline_figure(chip, arch, precision, best.mapping, workload, batches, Path(args.output))
-    print(f"wrote {path}")
+    with out:
+        out.figure(fig_path, lambda tmp: roofline_figure(chip, arch, precision, best.mapping, workload, batches, tmp))
+    print(f"wrote {fig_path}")
     return 0
 
 

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from .options import add_common, library
+from .output import Outputs
 from .progress import chip_progress, end_progress
 
 
@@ -22,6 +23,8 @@ def cmd_scenario(args: argparse.Namespace) -> int:
             sc = lib.scenario(sid)
             print(f"{sid:<32} {sc.kind:<20} {sc.question}")
         return 0
+    out = Outputs()
+    folder = out.folder("--output", args.output)
     target = Path(args.file)
     spec = load(target, ScenarioSpec) if target.suffix == ".toml" else lib.scenario(args.file)
     result = run_scenario(lib, spec, progress=chip_progress)
@@ -31,47 +34,46 @@ def cmd_scenario(args: argparse.Namespace) -> int:
     print(f"\n{result.summary}")
     for chip, why in result.skipped:
         print(f"skipped {chip}: {why}")
-    if args.output:
-        out = Path(args.output)
-        out.mkdir(parents=True, exist_ok=True)
-        written = [out / "headline.csv"]
-        result.headline.to_csv(written[0], index=False)
-        for name, table in result.tables.items():
-            written.append(out / f"{name}.csv")
-            table.to_csv(written[-1], index=False)
-        (out / "summary.txt").write_text(result.summary + "\n")
-        written += _scenario_figures(lib, spec, result, out, plots, ASIC_CLAIM_RANGE)
-        print("wrote " + ", ".join(str(p) for p in written))
+    if folder:
+        with out:
+            out.csv(out.in_folder("--output", folder, "headline.csv"), result.headline)
+            for name, table in result.tables.items():
+                out.csv(out.in_folder("--output", folder, f"{name}.csv"), table)
+            out.text(out.in_folder("--output", folder, "summary.txt"), result.summary + "\n")
+            for name, draw in _scenario_figures(lib, spec, result, plots, ASIC_CLAIM_RANGE):
+                out.figure(out.in_folder("--output", folder, name), draw)
+        print("wrote " + ", ".join(str(p) for p in out.written))
     return 0
 
 
-def _scenario_figures(lib, spec, result, out: Path, plots, claim) -> list[Path]:
+def _scenario_figures(lib, spec, result, plots, claim) -> list[tuple[str, object]]:
+    """(file name, draw(path)) of the scenario's figures."""
     head = result.headline
     if spec.kind == "pairwise_advantage":
-        figs = [plots.advantage_bands(head, claim, out / "advantage.png")]
         drivers = result.tables["drivers"]
         first = head.iloc[0]
         d = drivers[(drivers["asic"] == first["asic"]) & (drivers["gpu"] == first["gpu"])].rename(
             columns={"advantage_at_low": "metric_at_low", "advantage_at_high": "metric_at_high"})
         d = d.assign(central_metric=first["advantage_central"])
-        figs.append(plots.tornado_chart(d, f"advantage of {first['asic']} over {first['gpu']}", out / "tornado.png"))
-        return figs
+        return [("advantage.png", lambda p: plots.advantage_bands(head, claim, p)),
+                ("tornado.png", lambda p: plots.tornado_chart(d, f"advantage of {first['asic']} over {first['gpu']}", p))]
     if spec.kind == "elasticity":
-        return [plots.elasticities(head, out / "elasticities.png"), _scenario_roofline(lib, spec, out)]
+        return [("elasticities.png", lambda p: plots.elasticities(head, p)),
+                ("roofline.png", lambda p: _scenario_roofline(lib, spec, p))]
     if spec.kind == "budget_shock":
-        return [plots.bars(head, "usd_per_mtok_change", "change in $/M tokens (%)", out / "usd_per_mtok_change.png",
-                           pct=True)]
+        return [("usd_per_mtok_change.png",
+                 lambda p: plots.bars(head, "usd_per_mtok_change", "change in $/M tokens (%)", p, pct=True))]
     if spec.kind == "power_limited":
-        return [plots.bars(head, "site_output_tokens_per_s", f"output tokens/s of a {spec.site_power_mw:g} MW site",
-                           out / "site_tokens.png", log=True)]
+        return [("site_tokens.png", lambda p: plots.bars(
+            head, "site_output_tokens_per_s", f"output tokens/s of a {spec.site_power_mw:g} MW site", p, log=True))]
     if spec.kind == "latency_vs_cost":
-        return [plots.latency_cost(result.tables["points"], out / "latency_vs_cost.png")]
+        return [("latency_vs_cost.png", lambda p: plots.latency_cost(result.tables["points"], p))]
     if spec.kind == "request_rate":
-        return [plots.rate_curves(result.tables["points"], out / "usd_per_mtok_vs_rate.png")]
+        return [("usd_per_mtok_vs_rate.png", lambda p: plots.rate_curves(result.tables["points"], p))]
     return []
 
 
-def _scenario_roofline(lib, spec, out: Path) -> Path:
+def _scenario_roofline(lib, spec, path: Path) -> Path:
     from ..model.configuration import Workload, resolve_precision
     from ..model.mapping_search import min_chips_to_fit
     from ..report.roofline_plot import roofline_figure
@@ -81,7 +83,7 @@ def _scenario_roofline(lib, spec, out: Path) -> Path:
     p = resolve_precision(chip, spec.weight_dtype, spec.kv_dtype)
     w = Workload(spec.input_len, spec.output_len)
     _, m = min_chips_to_fit(chip, arch, p, w)
-    return roofline_figure(chip, arch, p, m, w, (1, 8, 64, 256), out / "roofline.png")
+    return roofline_figure(chip, arch, p, m, w, (1, 8, 64, 256), path)
 
 
 def register(sub) -> None:

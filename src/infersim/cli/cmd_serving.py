@@ -10,6 +10,7 @@ from .options import (
     add_common, add_workload, kv_dtype_of, length_distributions, library, positive_int, search_one, targets_of,
     workload_of,
 )
+from .output import CSV, Outputs
 from .progress import chip_progress, end_progress
 
 
@@ -47,6 +48,8 @@ def cmd_disagg(args: argparse.Namespace) -> int:
     from ..analysis.serving_split import compare_serving
     from ..report.tables import frame_table
 
+    out = Outputs()
+    csv_path = out.file("--csv", args.csv, CSV)
     lib = library(args)
     pre = [c.strip() for c in args.prefill_chips.split(",") if c.strip()]
     dec = [c.strip() for c in args.decode_chips.split(",") if c.strip()]
@@ -69,9 +72,11 @@ def cmd_disagg(args: argparse.Namespace) -> int:
     print(frame_table(table[cols], percent=["prefill_share_of_chips"]))
     for c, why in skipped:
         print(f"skipped {c}: {why}")
-    if args.csv:
-        table.to_csv(args.csv, index=False)
-        print(f"wrote {args.csv}")
+    with out:
+        if csv_path:
+            out.csv(csv_path, table)
+    for path in out.written:
+        print(f"wrote {path}")
     return 0
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..errors import InfersimError
 from .options import add_common, add_workload, kv_dtype_of, library, positive_int, workload_of
+from .output import TABLE, Outputs
 from .progress import SweepProgress, chip_progress, end_progress
 
 
@@ -16,11 +17,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from ..specs.sweep_file import SweepSpec
     from ..sweep.run import run_sweep
 
+    outputs = Outputs()
+    out = outputs.file("--output", args.output, TABLE)
+    hist = outputs.file("--output", out.with_name(out.stem + "-histogram.csv"), (".csv",))
+    front_fig = outputs.file("--output", out.with_name(out.stem + "-frontier.png"), (".png",))
+    heat_fig = outputs.file("--heatmap", out.with_name(out.stem + "-heatmap.png"), (".png",)) if args.heatmap else None
     lib = library(args)
     spec = load(Path(args.file), SweepSpec) if args.file.endswith(".toml") else lib.sweep(args.file)
-    out = Path(args.output)
-    if out.suffix not in (".csv", ".parquet"):
-        raise InfersimError(f"output '{out}' must end in .csv or .parquet")
     result = run_sweep(lib, spec, chunk_points=args.chunk, backend=args.backend, scheduler=args.scheduler,
                        progress=SweepProgress(1))
     print(f"{spec.id}: {result.n_points:,} points, {result.n_feasible:,} fit and meet the targets, "
@@ -32,32 +35,25 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     print(frame_table(result.table.sort_values("usd_per_mtok").head(args.show)[cols]))
     for c, why in result.skipped:
         print(f"skipped {c}: {why}")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix == ".parquet":
-        try:
-            result.table.to_parquet(out, index=False)
-        except ImportError:
-            raise InfersimError("writing parquet needs pyarrow: pip install 'infersim[parquet]', or use .csv") from None
-    else:
-        result.table.to_csv(out, index=False)
-    hist = out.with_name(out.stem + "-histogram.csv")
-    result.histogram.to_csv(hist, index=False)
-    written = [out, hist]
-    if len(result.table):
-        from ..report.scenario_plots import frontier_figure
-
-        written.append(frontier_figure(result.table, f"{spec.name}: kept points (best per chip variant, Pareto front)",
-                                       out.with_name(out.stem + "-frontier.png")))
     if args.heatmap:
-        from ..report.scenario_plots import heatmap
-
         x, y = args.heatmap.split(",")
         for col in (x, y):
             if col not in result.table.columns:
                 raise InfersimError(f"--heatmap column '{col}' is not in the results: {', '.join(result.table.columns)}")
-        written.append(heatmap(result.table, x, y, "usd_per_mtok", f"{spec.name}: best $/M tokens kept",
-                               out.with_name(out.stem + "-heatmap.png")))
-    print("wrote " + ", ".join(str(p) for p in written))
+    with outputs:
+        outputs.table(out, result.table)
+        outputs.csv(hist, result.histogram)
+        if len(result.table):
+            from ..report.scenario_plots import frontier_figure
+
+            outputs.figure(front_fig, lambda p: frontier_figure(
+                result.table, f"{spec.name}: kept points (best per chip variant, Pareto front)", p))
+        if heat_fig:
+            from ..report.scenario_plots import heatmap
+
+            outputs.figure(heat_fig, lambda p: heatmap(result.table, x, y, "usd_per_mtok",
+                                                       f"{spec.name}: best $/M tokens kept", p))
+    print("wrote " + ", ".join(str(p) for p in outputs.written))
     return 0
 
 
@@ -65,6 +61,9 @@ def cmd_pareto(args: argparse.Namespace) -> int:
     from ..analysis.frontier import frontier_points, per_chip_frontiers
     from ..report.scenario_plots import frontier_figure
 
+    outputs = Outputs()
+    out = outputs.folder("--output", args.output)
+    files = {name: outputs.in_folder("--output", out, name) for name in ("points.csv", "frontier.csv", "frontier.png")}
     lib = library(args)
     chips = [c.strip() for c in args.chips.split(",") if c.strip()]
     for c in chips:
@@ -76,19 +75,18 @@ def cmd_pareto(args: argparse.Namespace) -> int:
     end_progress()
     if points.empty:
         raise InfersimError("no chip could run the model: " + "; ".join(f"{c}: {w}" for c, w in skipped))
-    out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
-    points.to_csv(out / "points.csv", index=False)
     front = per_chip_frontiers(points, "usd_per_mtok" if budget else "tokens_per_s_per_chip", budget is not None)
-    front.to_csv(out / "frontier.csv", index=False)
-    fig = frontier_figure(points, f"{args.model}: {workload.input_len}+{workload.output_len} tokens, "
-                                  f"weights {args.weight_dtype}", out / "frontier.png")
+    with outputs:
+        outputs.csv(files["points.csv"], points)
+        outputs.csv(files["frontier.csv"], front)
+        outputs.figure(files["frontier.png"], lambda p: frontier_figure(
+            points, f"{args.model}: {workload.input_len}+{workload.output_len} tokens, weights {args.weight_dtype}", p))
     from ..report.tables import frame_table
 
     print(frame_table(front[["chip", "mapping", "batch", "user_tokens_per_s", "tokens_per_s_per_chip", "usd_per_mtok"]]))
     for c, why in skipped:
         print(f"skipped {c}: {why}")
-    print(f"wrote {out / 'points.csv'}, {out / 'frontier.csv'}, {fig}")
+    print("wrote " + ", ".join(str(p) for p in outputs.written))
     return 0
 
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from .options import add_common, library
+from .output import JSON, Outputs
 from .progress import chip_progress, end_progress
 
 
@@ -14,6 +14,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from ..accuracy.predict import read_rows, run_validation
     from ..report.tables import frame_table
 
+    out = Outputs()
+    json_path = out.file("--json", args.json, JSON)
     lib = library(args)
     df = read_rows(Path(args.file))
     report = run_validation(lib, df, progress=chip_progress, server_load=args.server_load)
@@ -37,13 +39,15 @@ def cmd_validate(args: argparse.Namespace) -> int:
           [args.server_load])
     for rid, why in report.skipped:
         print(f"  {rid}: {why}")
-    if args.json:
-        Path(args.json).write_text(json.dumps({
-            "rows": [{"id": r.id, "metric": r.metric, "predicted": r.predicted, "measured": r.measured, "ape": r.ape}
-                     for r in rows.itertuples(index=False)],
-            "skipped": [{"id": i, "reason": why} for i, why in report.skipped],
-            "summary": summary}, indent=2))
-        print(f"wrote {args.json}")
+    with out:
+        if json_path:
+            out.json(json_path, {
+                "rows": [{"id": r.id, "metric": r.metric, "predicted": r.predicted, "measured": r.measured,
+                          "ape": r.ape} for r in rows.itertuples(index=False)],
+                "skipped": [{"id": i, "reason": why} for i, why in report.skipped],
+                "summary": summary})
+    for path in out.written:
+        print(f"wrote {path}")
     return 0
 
 
