@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -31,6 +32,7 @@ COST_COLUMNS = [
     "tokens_per_s_per_mw",
 ]
 UNCERTAINTY_COLUMNS = ["usd_per_mtok_p10", "usd_per_mtok_p50", "usd_per_mtok_p90"]
+log = logging.getLogger("infersim")
 RANK_BY = {"usd_per_mtok": True, "tokens_per_s_per_chip": False, "user_tokens_per_s": False, "tpot_s": True}
 
 
@@ -94,6 +96,7 @@ def compare(library: Library, model: str | Architecture, chips: list[str | ChipS
             precision = resolve_precision(chip, weight_dtype, kv_dtype, compute_dtype)
             found = search(chip, arch, precision, workload, num_chips=num_chips, batch=batch, objective=objective,
                            targets=targets)
+            log.debug(f"{chip_id}: {found.candidates} configurations over chip counts {found.chip_counts}")
             record = priced_record(found.best, chip, workload, found.min_chips, found.chip_counts, budget,
                                    price_basis)
         except InfersimError as exc:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 from .. import units
 from ..errors import InfersimError
-from .options import add_common, add_workload, kv_dtype_of, library, targets_of, workload_of
-from .output import CSV, JSON, Outputs
+from .options import (
+    add_budget, add_chips, add_common, add_workload, chip_list, kv_dtype_of, library, targets_of, workload_of,
+)
+from .output import Outputs, add_table_outputs, plan_table_outputs, report_written, write_tables
 from .progress import chip_progress, end_progress
+
+HELP = "rank chips for one model and workload by $/M tokens (or tokens/s per chip, or TPOT)"
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -17,15 +20,16 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from ..report.tables import comparison_table
 
     out = Outputs()
-    csv_path = out.file("--csv", args.csv, CSV)
-    json_path = out.file("--json", args.json, JSON)
+    tables = plan_table_outputs(out, args)
     lib = library(args)
-    chips = [c.strip() for c in args.chips.split(",") if c.strip()] if args.chips else lib.ids("chip")
+    chips = chip_list(args.chips) if args.chips else lib.ids("chip")
     for c in chips:
         lib.path("chip", c)  # unknown ids fail here, before any work
     workload = workload_of(args, lib)
     targets = targets_of(args, lib)
     budget = None if args.budget == "none" else lib.budget(args.budget)
+    if budget is None and args.uncertainty:
+        raise InfersimError("--uncertainty needs a budget: leave out --budget none")
     result = compare(lib, args.model, chips, workload, args.weight_dtype, kv_dtype_of(args), args.compute_dtype,
                      args.num_chips, args.batch or 0, args.objective, targets, budget, args.price_basis,
                      args.uncertainty, args.rank_by, progress=chip_progress)
@@ -40,6 +44,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
           f"weights {args.weight_dtype}, KV {kv_dtype_of(args)}, objective {args.objective}"
           + (f", targets {limits}" if limits else "") + (f", budget {args.budget}" if budget else ""))
     print(comparison_table(df))
+    print("tried: the chip counts searched (without --num-chips: the fewest that hold the model and powers of two "
+          "above it, up to a server or the scale-up domain)")
     if (df["weight_only"]).any():
         print("* weight-only quantization: the chip has no math for the weight dtype; weights are read "
               "narrow and computed in the dtype shown")
@@ -48,33 +54,23 @@ def cmd_compare(args: argparse.Namespace) -> int:
     for chip, why in result.skipped:
         print(f"skipped {chip}: {why}")
     with out:
-        if csv_path:
-            out.csv(csv_path, df)
-        if json_path:
-            out.json(json_path, {
-                "model": args.model, "input_len": workload.input_len, "output_len": workload.output_len,
-                "rows": json.loads(df.to_json(orient="records")),
-                "skipped": [{"chip": c, "reason": r} for c, r in result.skipped],
-            })
-    for path in out.written:
-        print(f"wrote {path}")
+        write_tables(out, tables, df, {"model": args.model, "input_len": workload.input_len,
+                                       "output_len": workload.output_len,
+                                       "skipped": [{"chip": c, "reason": r} for c, r in result.skipped]})
+    report_written(out)
     return 0
 
 
 def register(sub) -> None:
     """Add this group's subcommands to the parser."""
-    p = sub.add_parser("compare", help="rank chips for one model and workload")
+    p = sub.add_parser("compare", help=HELP, description=HELP + ".")
     add_common(p)
     add_workload(p)
-    p.add_argument("--chips", metavar="ID[,ID...]", help="chips to compare (default: every chip in the library)")
-    p.add_argument("--budget", default="central-2025", metavar="ID",
-                   help="TCO budget for $/M tokens (default central-2025; 'none' to skip cost)")
-    p.add_argument("--price-basis", choices=["auto", "market", "bom"], default="auto",
-                   help="chip price: bill of materials + margin where the chip has one (auto), or market price")
+    add_chips(p)
+    add_budget(p)
     p.add_argument("--uncertainty", type=int, nargs="?", const=20_000, default=0, metavar="SAMPLES",
                    help="add P10/P50/P90 of $/M tokens from a Monte Carlo over the budget ranges (default 20000)")
     p.add_argument("--rank-by", choices=["usd_per_mtok", "tokens_per_s_per_chip", "user_tokens_per_s", "tpot_s"],
                    help="ranking column (default $/M tokens, or tokens/s per chip without a budget)")
-    p.add_argument("--csv", metavar="PATH", help="also write the table as CSV")
-    p.add_argument("--json", metavar="PATH", help="also write the table as JSON")
+    add_table_outputs(p, "the ranked table")
     p.set_defaults(func=cmd_compare)

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import argparse
-
 from .. import units
 from ..errors import InfersimError
 from .options import add_common, add_workload, library, search_one
-from .output import FIGURE, Outputs
+from .output import FIGURE, Outputs, add_table_outputs, plan_table_outputs, report_written, write_tables
+
+EXPLAIN_HELP = "per-operator table (FLOPs, bytes, time, bound) of prefill and decode on one chip"
+ROOFLINE_HELP = "roofline figure of one chip with the model's prefill and decode operators on it"
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
     from ..model.evaluate import operator_table
+    import pandas as pd
+
     from ..report.tables import operator_table_text
 
+    out = Outputs()
+    tables = plan_table_outputs(out, args)
     lib = library(args)
     chip, arch, precision, workload, best = search_one(args, lib)
     print(f"{arch.id} on {best.mapping.chips} x {chip.id} ({best.mapping.label}), {precision.label}, "
@@ -21,11 +27,18 @@ def cmd_explain(args: argparse.Namespace) -> int:
     print(f"TTFT {units.s_to_ms(best.ttft_s):.1f} ms, TPOT {units.s_to_ms(best.tpot_s):.2f} ms, "
           f"{best.user_tokens_per_s:.1f} tok/s per user, {best.tokens_per_s_per_chip:.1f} tok/s per chip; "
           f"memory used {100 * best.memory_used_fraction:.0f}%")
+    tables_by_phase = []
     for phase, label in (("prefill", f"prefill of one {workload.input_len}-token prompt"),
                          ("decode", f"decode step at batch {best.batch}")):
         table = operator_table(chip, arch, precision, best.mapping, workload, best.batch, phase)
         print(f"\n{label}: bound by {best.prefill_bound if phase == 'prefill' else best.decode_bound}")
         print(operator_table_text(table))
+        tables_by_phase.append(table.assign(phase=phase))
+    with out:
+        write_tables(out, tables, pd.concat(tables_by_phase, ignore_index=True),
+                     {"model": arch.id, "chip": chip.id, "num_chips": best.mapping.chips, "mapping": best.mapping.label,
+                      "batch": best.batch, "input_len": workload.input_len, "output_len": workload.output_len})
+    report_written(out)
     return 0
 
 
@@ -34,30 +47,36 @@ def cmd_roofline(args: argparse.Namespace) -> int:
 
     out = Outputs()
     fig_path = out.file("--output", args.output, FIGURE)
+    try:
+        wanted = [int(x) for x in args.batches.split(",")]
+    except ValueError:
+        raise InfersimError(f"--batches takes whole numbers separated by commas, got '{args.batches}'") from None
     lib = library(args)
-    args.objective = "throughput"
     chip, arch, precision, workload, best = search_one(args, lib)
-    batches = sorted({b for b in (int(x) for x in args.batches.split(",")) if 1 <= b <= best.max_batch})
+    batches = sorted({b for b in wanted if 1 <= b <= best.max_batch})
     if not batches:
         raise InfersimError(f"none of the batch sizes {args.batches} fit (max {best.max_batch}): pass smaller --batches")
     with out:
         out.figure(fig_path, lambda tmp: roofline_figure(chip, arch, precision, best.mapping, workload, batches, tmp))
-    print(f"wrote {fig_path}")
+    report_written(out)
     return 0
 
 
 def register(sub) -> None:
     """Add this group's subcommands to the parser."""
-    p = sub.add_parser("explain", help="per-operator table (FLOPs, bytes, time, bound) for one chip")
+    p = sub.add_parser("explain", help=EXPLAIN_HELP, description=EXPLAIN_HELP + ".")
     add_common(p)
     add_workload(p)
-    p.add_argument("--chip", required=True, metavar="ID")
+    p.add_argument("--chip", required=True, metavar="ID", help="the chip to explain")
+    add_table_outputs(p, "both operator tables (a 'phase' column tells them apart)")
     p.set_defaults(func=cmd_explain)
 
-    p = sub.add_parser("roofline", help="roofline figure of one chip with the model's operators on it")
+    p = sub.add_parser("roofline", help=ROOFLINE_HELP, description=ROOFLINE_HELP + ".")
     add_common(p)
-    add_workload(p)
-    p.add_argument("--chip", required=True, metavar="ID")
-    p.add_argument("--batches", default="1,8,64,256", help="decode batch sizes to place (default 1,8,64,256)")
-    p.add_argument("-o", "--output", default="roofline.png", help="figure file: .png, .svg or .pdf")
+    add_workload(p, objective=False)
+    p.add_argument("--chip", required=True, metavar="ID", help="the chip whose roofline to draw")
+    p.add_argument("--batches", default="1,8,64,256", metavar="B[,B...]",
+                   help="decode batch sizes to place (default 1,8,64,256)")
+    p.add_argument("-o", "--output", default="roofline.png", metavar="PATH",
+                   help="figure file: .png, .svg or .pdf (default roofline.png)")
     p.set_defaults(func=cmd_roofline)

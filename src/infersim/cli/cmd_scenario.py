@@ -6,7 +6,9 @@ import argparse
 from pathlib import Path
 
 from .options import add_common, library
-from .output import Outputs
+from .output import Outputs, add_table_outputs, plan_table_outputs, report_written, write_tables
+
+HELP = "run a scenario: a question file, its tables and figures"
 from .progress import chip_progress, end_progress
 
 
@@ -25,6 +27,7 @@ def cmd_scenario(args: argparse.Namespace) -> int:
         return 0
     out = Outputs()
     folder = out.folder("--output", args.output)
+    tables = plan_table_outputs(out, args)
     target = Path(args.file)
     spec = load(target, ScenarioSpec) if target.suffix == ".toml" else lib.scenario(args.file)
     result = run_scenario(lib, spec, progress=chip_progress)
@@ -34,15 +37,16 @@ def cmd_scenario(args: argparse.Namespace) -> int:
     print(f"\n{result.summary}")
     for chip, why in result.skipped:
         print(f"skipped {chip}: {why}")
-    if folder:
-        with out:
+    with out:
+        write_tables(out, tables, result.headline, {"scenario": spec.id, "summary": result.summary})
+        if folder:
             out.csv(out.in_folder("--output", folder, "headline.csv"), result.headline)
             for name, table in result.tables.items():
                 out.csv(out.in_folder("--output", folder, f"{name}.csv"), table)
             out.text(out.in_folder("--output", folder, "summary.txt"), result.summary + "\n")
             for name, draw in _scenario_figures(lib, spec, result, plots, ASIC_CLAIM_RANGE):
                 out.figure(out.in_folder("--output", folder, name), draw)
-        print("wrote " + ", ".join(str(p) for p in out.written))
+    report_written(out)
     return 0
 
 
@@ -88,12 +92,15 @@ def _scenario_roofline(lib, spec, path: Path) -> Path:
 
 def register(sub) -> None:
     """Add this group's subcommands to the parser."""
-    p = sub.add_parser("scenario", help="run a scenario file: a question, its tables and figures")
-    scen_sub = p.add_subparsers(dest="scenario_cmd", required=True)
-    q = scen_sub.add_parser("list", help="the bundled scenarios")
+    p = sub.add_parser("scenario", help=HELP, description=HELP + ".")
+    scen_sub = p.add_subparsers(dest="scenario_cmd", required=True, metavar="{list,run}")
+    q = scen_sub.add_parser("list", help="the scenarios on the search path, with their questions",
+                            description="The scenarios on the search path, with their questions.")
     add_common(q)
-    q = scen_sub.add_parser("run", help="run one scenario (a file or a bundled id)")
+    q = scen_sub.add_parser("run", help="run one scenario (a file or an id) and print its headline table",
+                            description="Run one scenario (a file or an id) and print its headline table.")
     add_common(q)
-    q.add_argument("file", metavar="FILE|ID")
-    q.add_argument("-o", "--output", metavar="DIR", help="write CSV tables, a summary and figures here")
+    q.add_argument("file", metavar="FILE|ID", help="a scenario file (.toml) or a scenario id (`infersim scenario list`)")
+    q.add_argument("-o", "--output", metavar="DIR", help="write every table as CSV, the summary and the figures here")
+    add_table_outputs(q, "the headline table")
     p.set_defaults(func=cmd_scenario)

@@ -7,40 +7,54 @@ import argparse
 from .. import units
 from ..errors import InfersimError
 from .options import (
-    add_common, add_workload, kv_dtype_of, length_distributions, library, positive_int, search_one, targets_of,
-    workload_of,
+    add_budget, add_common, add_workload, chip_list, kv_dtype_of, length_distributions, library, positive_int,
+    search_one, targets_of, workload_of,
 )
-from .output import CSV, Outputs
+from .output import Outputs, add_table_outputs, plan_table_outputs, report_written, write_tables
 from .progress import chip_progress, end_progress
+
+GOODPUT_HELP = "largest request rate meeting p99 TTFT/TPOT targets under continuous batching, with its cost"
+DISAGG_HELP = "co-located vs disaggregated prefill/decode pools on $/M tokens at p99 targets"
+SPECULATE_HELP = "speculative decoding (draft model or multi-token prediction): TPOT by tokens drafted"
 
 
 def cmd_goodput(args: argparse.Namespace) -> int:
-    from ..model.configuration import resolve_precision
-    from ..model.mapping_search import candidate_mappings, chip_counts, min_chips_to_fit
-    from ..model.serving import best_goodput
+    import pandas as pd
 
+    from ..analysis.goodput import goodput_record, goodput_search
+    from ..model.configuration import resolve_precision
+
+    out = Outputs()
+    tables = plan_table_outputs(out, args)
     lib = library(args)
     chip = lib.chip(args.chip)
     arch = lib.architecture(args.model)
+    budget = None if args.budget == "none" else lib.budget(args.budget)
     precision = resolve_precision(chip, args.weight_dtype, kv_dtype_of(args), args.compute_dtype)
     workload = workload_of(args, lib)
     targets = targets_of(args, lib)
     inputs, outputs = length_distributions(args, lib, workload)
-    need, _ = min_chips_to_fit(chip, arch, precision, workload)
-    mappings = [m for n in chip_counts(chip, need, args.num_chips) for m in candidate_mappings(chip, arch, n, need)]
-    g = best_goodput(chip, arch, precision, mappings, inputs, outputs, targets.max_ttft_s, targets.max_tpot_s)
+    g, counts = goodput_search(chip, arch, precision, workload, inputs, outputs, targets.max_ttft_s,
+                               targets.max_tpot_s, args.num_chips)
+    row = goodput_record(g, chip, arch, precision, counts, budget, args.price_basis)
     r = g.at_goodput
     limits = ", ".join(f"p99 {n} <= {units.s_to_ms(v):g} ms" for n, v in (("TTFT", targets.max_ttft_s),
                                                                           ("TPOT", targets.max_tpot_s)) if v is not None)
     print(f"{arch.id} on {chip.id}, {precision.label}, {workload.input_len}+{workload.output_len} tokens"
           + (f" ({args.traffic} length spread)" if args.traffic else "") + (f", {limits}" if limits else ""))
-    print(f"goodput {g.rate_per_s:.3g} requests/s on {g.mapping.chips} chips ({g.mapping.label}): "
-          f"{r.output_tokens_per_s:.4g} output tokens/s, {g.output_tokens_per_s_per_chip:.4g} per chip; "
-          f"capacity without targets {g.capacity_per_s:.3g} requests/s")
+    print(f"goodput {g.rate_per_s:.3g} requests/s on {g.mapping.chips} chips ({g.mapping.label}; chip counts tried "
+          f"{row['chip_counts_tried']}): {r.output_tokens_per_s:.4g} output tokens/s, "
+          f"{g.output_tokens_per_s_per_chip:.4g} per chip; capacity without targets {g.capacity_per_s:.3g} requests/s")
     print(f"at goodput: TTFT mean {units.s_to_ms(r.ttft_mean_s):.1f} / p50 {units.s_to_ms(r.ttft_p50_s):.1f} / "
           f"p99 {units.s_to_ms(r.ttft_p99_s):.1f} ms; TPOT mean {units.s_to_ms(r.tpot_mean_s):.2f} / "
           f"p99 {units.s_to_ms(r.tpot_p99_s):.2f} ms; {r.running_batch:.0f} sequences running per replica, "
           f"prefill uses {100 * r.prefill_utilisation:.0f}% of the iteration token budget")
+    if budget is not None:
+        print(f"cost at goodput: ${row['usd_per_mtok']:.3f} per million output tokens "
+              f"(${row['usd_per_chip_hour']:.2f} per chip-hour, budget {args.budget})")
+    with out:
+        write_tables(out, tables, pd.DataFrame([row]))
+    report_written(out)
     return 0
 
 
@@ -49,10 +63,9 @@ def cmd_disagg(args: argparse.Namespace) -> int:
     from ..report.tables import frame_table
 
     out = Outputs()
-    csv_path = out.file("--csv", args.csv, CSV)
+    tables = plan_table_outputs(out, args)
     lib = library(args)
-    pre = [c.strip() for c in args.prefill_chips.split(",") if c.strip()]
-    dec = [c.strip() for c in args.decode_chips.split(",") if c.strip()]
+    pre, dec = chip_list(args.prefill_chips), chip_list(args.decode_chips)
     for c in pre + dec:
         lib.path("chip", c)
     workload = workload_of(args, lib)
@@ -73,18 +86,22 @@ def cmd_disagg(args: argparse.Namespace) -> int:
     for c, why in skipped:
         print(f"skipped {c}: {why}")
     with out:
-        if csv_path:
-            out.csv(csv_path, table)
-    for path in out.written:
-        print(f"wrote {path}")
+        write_tables(out, tables, table, {"model": args.model, "skipped": [{"chips": c, "reason": r} for c, r in skipped]})
+    report_written(out)
     return 0
 
 
 def cmd_speculate(args: argparse.Namespace) -> int:
+    import pandas as pd
+
     from ..model.configuration import Mapping, resolve_precision
     from ..model.speculative import speculative_decode
     from ..report.tables import render
 
+    out = Outputs()
+    tables = plan_table_outputs(out, args)
+    if not 0 <= args.acceptance <= 1:
+        raise InfersimError(f"--acceptance must be a probability between 0 and 1, got {args.acceptance:g}")
     lib = library(args)
     chip = lib.chip(args.chip)
     arch = lib.architecture(args.model)
@@ -98,38 +115,49 @@ def cmd_speculate(args: argparse.Namespace) -> int:
     rows = []
     for k in range(1, args.max_k + 1):
         sp = speculative_decode(chip, arch, precision, mapping, workload, batch, k, args.acceptance, draft)
-        rows.append([str(k), f"{sp.tokens_per_step:.2f}", f"{units.s_to_ms(sp.tpot_s):.2f}", f"{sp.speedup:.2f}x",
-                     f"{1 / sp.tpot_s:.1f}"])
+        rows.append({"drafted_tokens": k, "tokens_per_step": sp.tokens_per_step, "tpot_s": sp.tpot_s,
+                     "speedup": sp.speedup, "user_tokens_per_s": 1 / sp.tpot_s,
+                     "baseline_tpot_s": sp.baseline_tpot_s})
     print(f"{arch.id} on {mapping.chips} x {chip.id} ({mapping.label}), batch {batch}, draft "
           f"{'multi-token prediction (one extra layer)' if draft is None else draft.id}, acceptance {args.acceptance:g}; "
           f"without speculation TPOT {units.s_to_ms(sp.baseline_tpot_s):.2f} ms")
-    print(render(["k", "tokens/step", "TPOT ms", "speed-up", "tok/s/user"], rows))
+    print(render(["k", "tokens/step", "TPOT ms", "speed-up", "tok/s/user"],
+                 [[str(r["drafted_tokens"]), f"{r['tokens_per_step']:.2f}", f"{units.s_to_ms(r['tpot_s']):.2f}",
+                   f"{r['speedup']:.2f}x", f"{r['user_tokens_per_s']:.1f}"] for r in rows]))
+    with out:
+        write_tables(out, tables, pd.DataFrame(rows), {"model": arch.id, "chip": chip.id, "mapping": mapping.label,
+                                                       "batch": batch, "acceptance": args.acceptance})
+    report_written(out)
     return 0
 
 
 def register(sub) -> None:
     """Add this group's subcommands to the parser."""
-    p = sub.add_parser("goodput", help="largest request rate meeting p99 TTFT/TPOT targets under continuous batching")
+    p = sub.add_parser("goodput", help=GOODPUT_HELP, description=GOODPUT_HELP + ".")
     add_common(p)
-    add_workload(p)
-    p.add_argument("--chip", required=True, metavar="ID")
+    add_workload(p, batch=False, objective=False)
+    p.add_argument("--chip", required=True, metavar="ID", help="the chip to serve on")
+    add_budget(p)
+    add_table_outputs(p, "the result (one row)")
     p.set_defaults(func=cmd_goodput)
 
-    p = sub.add_parser("disagg", help="co-located vs disaggregated prefill/decode pools on $/M tokens at p99 targets")
+    p = sub.add_parser("disagg", help=DISAGG_HELP, description=DISAGG_HELP + ".")
     add_common(p)
-    add_workload(p)
-    p.add_argument("--prefill-chips", required=True, metavar="ID[,ID...]")
-    p.add_argument("--decode-chips", required=True, metavar="ID[,ID...]")
-    p.add_argument("--budget", default="central-2025", metavar="ID")
-    p.add_argument("--price-basis", choices=["auto", "market", "bom"], default="auto")
-    p.add_argument("--csv", metavar="PATH")
+    add_workload(p, batch=False, num_chips=False, objective=False, compute_dtype=False)
+    p.add_argument("--prefill-chips", required=True, metavar="ID[,ID...]",
+                   help="chips for the prefill pool (each also tried co-located)")
+    p.add_argument("--decode-chips", required=True, metavar="ID[,ID...]",
+                   help="chips for the decode pool (each also tried co-located)")
+    add_budget(p, none=False)
+    add_table_outputs(p)
     p.set_defaults(func=cmd_disagg)
 
-    p = sub.add_parser("speculate", help="speculative decoding (draft model or multi-token prediction): TPOT by tokens drafted")
+    p = sub.add_parser("speculate", help=SPECULATE_HELP, description=SPECULATE_HELP + ".")
     add_common(p)
-    add_workload(p)
-    p.add_argument("--chip", required=True, metavar="ID")
-    p.add_argument("--draft", default="mtp", metavar="ID|mtp", help="draft model id, or mtp (one extra layer)")
+    add_workload(p, objective=False)
+    p.add_argument("--chip", required=True, metavar="ID", help="the chip to decode on")
+    p.add_argument("--draft", default="mtp", metavar="ID|mtp", help="draft model id, or mtp (one extra layer; default)")
     p.add_argument("--acceptance", type=float, default=0.7, help="probability a drafted token is accepted (default 0.7)")
-    p.add_argument("--max-k", type=positive_int, default=6, help="largest number of drafted tokens to tabulate")
+    p.add_argument("--max-k", type=positive_int, default=6, help="largest number of drafted tokens to tabulate (default 6)")
+    add_table_outputs(p)
     p.set_defaults(func=cmd_speculate)

@@ -10,6 +10,9 @@ from .. import units
 from ..errors import InfersimError
 from ..specs.library import Library, check_file
 from .options import add_common, library
+from .output import Outputs, add_table_outputs, plan_table_outputs, report_written, write_tables
+
+HELP = "list, show or check spec files (chips, models, traffic, budgets, scenarios)"
 
 
 def cmd_specs(args: argparse.Namespace) -> int:
@@ -45,10 +48,17 @@ def cmd_specs(args: argparse.Namespace) -> int:
 
 
 def _specs_list(lib: Library, args: argparse.Namespace) -> int:
+    import pandas as pd
+
     from ..report.tables import render
 
     cats = ("chip", "model", "traffic", "budget", "scenario")
     show = [c for c in cats if getattr(args, c)] or list(cats)
+    if (args.csv or args.json) and sum(c in show for c in ("chip", "model")) != 1:
+        raise InfersimError("--csv/--json write one table: add --chip or --model")
+    out = Outputs()
+    tables = plan_table_outputs(out, args)
+    records = []
     if "chip" in show:
         rows = []
         for cid in lib.ids("chip"):
@@ -58,6 +68,9 @@ def _specs_list(lib: Library, args: argparse.Namespace) -> int:
             rows.append([cid, c.kind, f"{(f.bf16 or f.fp16 or 0) / 1e12:.0f}", f"{(f.fp8 or 0) / 1e12:.0f}",
                          f"{(f.fp4 or 0) / 1e12:.0f}", f"{units.bytes_to_gb(m.capacity_bytes):.3g}",
                          f"{units.bytes_per_s_to_tb_per_s(m.bandwidth_bytes_per_s):.3g}", f"{c.power.tdp_w:.0f}"])
+            records.append({"chip": cid, "kind": c.kind, "bf16_flops_per_s": f.bf16 or f.fp16,
+                            "fp8_flops_per_s": f.fp8, "fp4_flops_per_s": f.fp4, "memory_bytes": m.capacity_bytes,
+                            "memory_bw_bytes_per_s": m.bandwidth_bytes_per_s, "tdp_w": c.power.tdp_w})
         print(render(["chip", "kind", "bf16 TF", "fp8 TF", "fp4 TF", "mem GB", "mem TB/s", "TDP W"], rows, "llrrrrrr"))
     if "model" in show:
         rows = []
@@ -65,26 +78,37 @@ def _specs_list(lib: Library, args: argparse.Namespace) -> int:
             a = lib.architecture(mid)
             rows.append([mid, f"{a.total_params() / 1e9:.1f}", f"{a.active_params() / 1e9:.1f}", str(a.n_layers),
                          a.attention, f"{a.n_experts}/{a.experts_per_token}" if a.is_moe else "-"])
+            records.append({"model": mid, "total_params": a.total_params(), "active_params": a.active_params(),
+                            "layers": a.n_layers, "attention": a.attention,
+                            "experts": a.n_experts if a.is_moe else 0,
+                            "experts_per_token": a.experts_per_token if a.is_moe else 0})
         print()
         print(render(["model", "params B", "active B", "layers", "attention", "experts"], rows, "lrrrll"))
     for cat in ("traffic", "budget", "scenario"):
         if cat in show and lib.ids(cat):
             print(f"\n{cat}: {', '.join(lib.ids(cat))}")
+    if records:
+        with out:
+            write_tables(out, tables, pd.DataFrame(records))
+        report_written(out)
     return 0
 
 
 def register(sub) -> None:
     """Add this group's subcommands to the parser."""
-    p = sub.add_parser("specs", help="list, show or check spec files")
-    specs_sub = p.add_subparsers(dest="specs_cmd", required=True)
-    q = specs_sub.add_parser("list", help="the chips, models, traffic and budgets on the search path")
+    p = sub.add_parser("specs", help=HELP, description=HELP + ".")
+    specs_sub = p.add_subparsers(dest="specs_cmd", required=True, metavar="{list,show,check}")
+    q = specs_sub.add_parser("list", help="the chips, models, traffic, budgets and scenarios on the search path",
+                             description="The chips, models, traffic, budgets and scenarios on the search path.")
     add_common(q)
     for cat in ("chip", "model", "traffic", "budget", "scenario"):
         q.add_argument(f"--{cat}", action="store_true", help=f"only {cat}s")
-    q = specs_sub.add_parser("show", help="print one spec file")
+    add_table_outputs(q, "the chip or model table (with --chip or --model)")
+    q = specs_sub.add_parser("show", help="print one spec file", description="Print one spec file.")
     add_common(q)
-    q.add_argument("id")
-    q = specs_sub.add_parser("check", help="validate spec files; every error printed, exit 2 on any")
+    q.add_argument("id", help="a chip, model, traffic, budget or scenario id")
+    q = specs_sub.add_parser("check", help="validate spec files; every error printed, exit 2 on any",
+                             description="Validate spec files; every error printed, exit 2 on any.")
     add_common(q)
-    q.add_argument("paths", nargs="*", help="files or folders (default: the whole search path)")
+    q.add_argument("paths", nargs="*", metavar="PATH", help="files or folders (default: the whole search path)")
     p.set_defaults(func=cmd_specs)

@@ -6,8 +6,14 @@ import argparse
 from pathlib import Path
 
 from ..errors import InfersimError
-from .options import add_common, add_workload, kv_dtype_of, library, positive_int, workload_of
-from .output import TABLE, Outputs
+from .options import (
+    add_budget, add_chips, add_common, add_workload, chip_list, kv_dtype_of, library, positive_int, workload_of,
+)
+from .output import Outputs, add_table_outputs, plan_table_outputs, report_written, write_tables
+
+SWEEP_HELP = "design-space sweep from a sweep file, streamed in chunks and kept as reductions"
+PARETO_HELP = "throughput-interactivity frontier of several chips: tables and a figure"
+SWEEP_FORMATS = (".csv", ".json", ".parquet")
 from .progress import SweepProgress, chip_progress, end_progress
 
 
@@ -18,8 +24,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from ..sweep.run import run_sweep
 
     outputs = Outputs()
-    out = outputs.file("--output", args.output, TABLE)
-    hist = outputs.file("--output", out.with_name(out.stem + "-histogram.csv"), (".csv",))
+    out = outputs.file("--output", args.output, SWEEP_FORMATS)
+    hist = outputs.file("--output", out.with_name(out.stem + "-histogram" + out.suffix), SWEEP_FORMATS)
+    if args.heatmap and len(args.heatmap.split(",")) != 2:
+        raise InfersimError(f"--heatmap takes two column names, X,Y; got '{args.heatmap}'")
     front_fig = outputs.file("--output", out.with_name(out.stem + "-frontier.png"), (".png",))
     heat_fig = outputs.file("--heatmap", out.with_name(out.stem + "-heatmap.png"), (".png",)) if args.heatmap else None
     lib = library(args)
@@ -41,8 +49,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             if col not in result.table.columns:
                 raise InfersimError(f"--heatmap column '{col}' is not in the results: {', '.join(result.table.columns)}")
     with outputs:
-        outputs.table(out, result.table)
-        outputs.csv(hist, result.histogram)
+        context = {"sweep": spec.id, "n_points": result.n_points, "n_feasible": result.n_feasible}
+        write_tables(outputs, {out.suffix.lstrip(".").lower(): out}, result.table, context)
+        write_tables(outputs, {hist.suffix.lstrip(".").lower(): hist}, result.histogram, context)
         if len(result.table):
             from ..report.scenario_plots import frontier_figure
 
@@ -53,7 +62,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
             outputs.figure(heat_fig, lambda p: heatmap(result.table, x, y, "usd_per_mtok",
                                                        f"{spec.name}: best $/M tokens kept", p))
-    print("wrote " + ", ".join(str(p) for p in outputs.written))
+    report_written(outputs)
     return 0
 
 
@@ -64,8 +73,9 @@ def cmd_pareto(args: argparse.Namespace) -> int:
     outputs = Outputs()
     out = outputs.folder("--output", args.output)
     files = {name: outputs.in_folder("--output", out, name) for name in ("points.csv", "frontier.csv", "frontier.png")}
+    tables = plan_table_outputs(outputs, args)
     lib = library(args)
-    chips = [c.strip() for c in args.chips.split(",") if c.strip()]
+    chips = chip_list(args.chips)
     for c in chips:
         lib.path("chip", c)
     workload = workload_of(args, lib)
@@ -81,33 +91,40 @@ def cmd_pareto(args: argparse.Namespace) -> int:
         outputs.csv(files["frontier.csv"], front)
         outputs.figure(files["frontier.png"], lambda p: frontier_figure(
             points, f"{args.model}: {workload.input_len}+{workload.output_len} tokens, weights {args.weight_dtype}", p))
+        write_tables(outputs, tables, front, {"model": args.model,
+                                              "skipped": [{"chip": c, "reason": r} for c, r in skipped]})
     from ..report.tables import frame_table
 
     print(frame_table(front[["chip", "mapping", "batch", "user_tokens_per_s", "tokens_per_s_per_chip", "usd_per_mtok"]]))
     for c, why in skipped:
         print(f"skipped {c}: {why}")
-    print("wrote " + ", ".join(str(p) for p in outputs.written))
+    report_written(outputs)
     return 0
 
 
 def register(sub) -> None:
     """Add this group's subcommands to the parser."""
-    p = sub.add_parser("sweep", help="design-space sweep from a sweep file, streamed with reductions")
+    p = sub.add_parser("sweep", help=SWEEP_HELP, description=SWEEP_HELP + ".")
     add_common(p)
-    p.add_argument("file", metavar="FILE|ID", help="a sweep file (.toml) or a bundled sweep id")
-    p.add_argument("-o", "--output", default="sweep.csv", help="results file, .csv or .parquet")
-    p.add_argument("--backend", choices=["local", "dask"], default="local")
+    p.add_argument("file", metavar="FILE|ID", help="a sweep file (.toml) or a bundled sweep id (`infersim specs list`)")
+    p.add_argument("-o", "--output", default="sweep.csv", metavar="PATH",
+                   help="the kept points: .csv, .json or .parquet (default sweep.csv); the histogram, the frontier "
+                        "figure and the heatmap are written beside it")
+    p.add_argument("--backend", choices=["local", "dask"], default="local",
+                   help="local (default) or dask: split the grid into tasks on a dask.distributed cluster")
     p.add_argument("--scheduler", metavar="ADDRESS", help="dask scheduler address (default: a local cluster)")
-    p.add_argument("--chunk", type=positive_int, default=2_000_000, help="points per chunk (memory bound)")
-    p.add_argument("--heatmap", metavar="X,Y", help="also draw the best $/M tokens over two columns")
-    p.add_argument("--show", type=positive_int, default=10, help="rows to print (default 10)")
+    p.add_argument("--chunk", type=positive_int, default=2_000_000, metavar="POINTS",
+                   help="points per chunk: bounds the memory (default 2,000,000)")
+    p.add_argument("--heatmap", metavar="X,Y", help="also draw the best $/M tokens over two columns of the results")
+    p.add_argument("--show", type=positive_int, default=10, metavar="ROWS", help="rows to print (default 10)")
     p.set_defaults(func=cmd_sweep)
 
-    p = sub.add_parser("pareto", help="throughput-interactivity frontier of several chips: CSV and a figure")
+    p = sub.add_parser("pareto", help=PARETO_HELP, description=PARETO_HELP + ".")
     add_common(p)
-    add_workload(p)
-    p.add_argument("--chips", required=True, metavar="ID[,ID...]")
-    p.add_argument("--budget", default="central-2025", metavar="ID", help="for $/M tokens ('none' to skip)")
-    p.add_argument("--price-basis", choices=["auto", "market", "bom"], default="auto")
-    p.add_argument("-o", "--output", default="pareto", metavar="DIR", help="folder for points.csv, frontier.csv, frontier.png")
+    add_workload(p, batch=False, num_chips=False, objective=False, targets=False, compute_dtype=False)
+    add_chips(p, required=True)
+    add_budget(p)
+    p.add_argument("-o", "--output", default="pareto", metavar="DIR",
+                   help="folder for points.csv, frontier.csv and frontier.png (default pareto)")
+    add_table_outputs(p, "the frontier table")
     p.set_defaults(func=cmd_pareto)

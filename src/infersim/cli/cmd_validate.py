@@ -6,7 +6,9 @@ import argparse
 from pathlib import Path
 
 from .options import add_common, library
-from .output import JSON, Outputs
+from .output import CSV, JSON, Outputs, report_written
+
+HELP = "predict published measurements (a CSV) from the spec files alone and report the error"
 from .progress import chip_progress, end_progress
 
 
@@ -16,6 +18,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     out = Outputs()
     json_path = out.file("--json", args.json, JSON)
+    csv_path = out.file("--csv", args.csv, CSV)
     lib = library(args)
     df = read_rows(Path(args.file))
     report = run_validation(lib, df, progress=chip_progress, server_load=args.server_load)
@@ -40,22 +43,24 @@ def cmd_validate(args: argparse.Namespace) -> int:
     for rid, why in report.skipped:
         print(f"  {rid}: {why}")
     with out:
+        if csv_path:
+            out.csv(csv_path, rows)
         if json_path:
             out.json(json_path, {
                 "rows": [{"id": r.id, "metric": r.metric, "predicted": r.predicted, "measured": r.measured,
                           "ape": r.ape} for r in rows.itertuples(index=False)],
                 "skipped": [{"id": i, "reason": why} for i, why in report.skipped],
                 "summary": summary})
-    for path in out.written:
-        print(f"wrote {path}")
+    report_written(out)
     return 0
 
 
 def register(sub) -> None:
     """Add this group's subcommands to the parser."""
-    p = sub.add_parser("validate", help="predict published measurements (CSV) from the spec files and report the error")
+    p = sub.add_parser("validate", help=HELP, description=HELP + ".")
     add_common(p)
     p.add_argument("file", metavar="FILE.csv", help="rows in the schema of benchmarks/accuracy/README.md")
+    p.add_argument("--csv", metavar="PATH", help="also write the predicted rows as CSV")
     p.add_argument("--json", metavar="PATH", help="also write rows, skipped rows and the summary as JSON")
     p.add_argument("--server-load", choices=("auto", "row", "limit"), default="auto",
                    help="server rows at their load_qps (row, the schema's definition), at the highest rate that "

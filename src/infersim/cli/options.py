@@ -25,29 +25,72 @@ def positive_int(text: str) -> int:
 
 
 def library(args: argparse.Namespace) -> Library:
-    return Library(user_dirs=[Path(p) for p in (args.specs_dir or [])])
+    return Library(user_dirs=[Path(p) for p in (getattr(args, "specs_dir", None) or [])])
+
+
+def chip_list(text: str) -> list[str]:
+    return [c.strip() for c in text.split(",") if c.strip()]
 
 
 def add_common(p: argparse.ArgumentParser) -> None:
+    """--specs-dir, and -v/-q here as well as before the command (`infersim compare -v ...`)."""
     p.add_argument("--specs-dir", action="append", metavar="DIR",
-                   help=f"a folder of your own spec files (repeatable; also ${ENV_VAR})")
+                   help=f"a folder of your own spec files, searched before the bundled ones (repeatable; "
+                        f"also ${ENV_VAR})")
+    add_verbosity(p, default=argparse.SUPPRESS)
 
 
-def add_workload(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", required=True, metavar="ID", help="model id (see `infersim specs list`) or a config.json path")
+def add_verbosity(p: argparse.ArgumentParser, default=None) -> None:
+    p.add_argument("-v", "--verbose", action="count", default=0 if default is None else default,
+                   help="say more on stderr (-vv: debugging detail)")
+    p.add_argument("-q", "--quiet", action="store_true", default=False if default is None else default,
+                   help="only results and errors: no progress, no 'wrote' lines")
+
+
+def add_chips(p: argparse.ArgumentParser, required: bool = False) -> None:
+    p.add_argument("--chips", required=required, metavar="ID[,ID...]",
+                   help="chip ids, comma-separated (see `infersim specs list --chip`)"
+                        + ("" if required else "; default: every chip in the library"))
+
+
+def add_budget(p: argparse.ArgumentParser, none: bool = True) -> None:
+    p.add_argument("--budget", default="central-2025", metavar="ID",
+                   help="TCO budget for the cost (default central-2025" + ("; 'none' to skip cost)" if none else ")"))
+    p.add_argument("--price-basis", choices=["auto", "market", "bom"], default="auto",
+                   help="chip price: bill of materials + seller's margin where the chip has one (auto, default), "
+                        "the market price (market), or the bill of materials only where known (bom)")
+
+
+def add_workload(p: argparse.ArgumentParser, *, batch: bool = True, num_chips: bool = True, objective: bool = True,
+                 targets: bool = True, compute_dtype: bool = True) -> None:
+    """The model and workload options; a command leaves out those it cannot use, so passing one
+    is an error ('unrecognized arguments') instead of being ignored."""
+    p.add_argument("--model", required=True, metavar="ID|PATH",
+                   help="model id (see `infersim specs list --model`), a Hugging Face config.json, or a folder "
+                        "holding one")
     p.add_argument("--weight-dtype", default="bf16", help="bf16, fp16, fp8, int8, fp4 or int4 (default bf16)")
     p.add_argument("--kv-dtype", default=None, help="bf16, fp16, fp8, int8 or fp4 (default: fp8 with fp8/fp4 weights, else bf16)")
-    p.add_argument("--compute-dtype", default=None, help="math dtype; default: the weight dtype if the chip has it, "
-                                                         "else weight-only quantization in bf16")
-    p.add_argument("--traffic", metavar="ID", help="take input/output lengths from a traffic spec")
-    p.add_argument("--input-len", type=positive_int, help=f"prompt tokens (default {DEFAULT_INPUT_LEN})")
-    p.add_argument("--output-len", type=positive_int, help=f"generated tokens (default {DEFAULT_OUTPUT_LEN})")
-    p.add_argument("--batch", type=positive_int, help="sequences per replica (default: the largest that fits)")
-    p.add_argument("--num-chips", type=positive_int, help="chips to use (default: the fewest that hold the model)")
-    p.add_argument("--objective", choices=["throughput", "latency"], default="throughput",
-                   help="throughput: most tokens/s per chip; latency: lowest TPOT (default throughput)")
-    p.add_argument("--max-ttft-ms", type=float, metavar="MS", help="TTFT target (default: the traffic spec's, else none)")
-    p.add_argument("--max-tpot-ms", type=float, metavar="MS", help="TPOT target (default: the traffic spec's, else none)")
+    if compute_dtype:
+        p.add_argument("--compute-dtype", default=None, help="math dtype; default: the weight dtype if the chip has it, "
+                                                             "else weight-only quantization in bf16")
+    p.add_argument("--traffic", metavar="ID", help="take input/output lengths (and latency targets) from a traffic spec")
+    p.add_argument("--input-len", type=positive_int, metavar="TOKENS",
+                   help=f"prompt tokens (default: the traffic spec's mean, else {DEFAULT_INPUT_LEN})")
+    p.add_argument("--output-len", type=positive_int, metavar="TOKENS",
+                   help=f"generated tokens (default: the traffic spec's mean, else {DEFAULT_OUTPUT_LEN})")
+    if batch:
+        p.add_argument("--batch", type=positive_int, help="sequences per replica (default: the largest that fits "
+                                                          "and meets the targets)")
+    if num_chips:
+        p.add_argument("--num-chips", type=positive_int, help="chips to use (default: the fewest that hold the model "
+                                                              "and powers of two above, up to a server or the "
+                                                              "scale-up domain)")
+    if objective:
+        p.add_argument("--objective", choices=["throughput", "latency"], default="throughput",
+                       help="throughput: most tokens/s per chip; latency: lowest TPOT (default throughput)")
+    if targets:
+        p.add_argument("--max-ttft-ms", type=float, metavar="MS", help="TTFT target (default: the traffic spec's, else none)")
+        p.add_argument("--max-tpot-ms", type=float, metavar="MS", help="TPOT target (default: the traffic spec's, else none)")
 
 
 def workload_of(args: argparse.Namespace, lib: Library):
@@ -63,8 +106,9 @@ def workload_of(args: argparse.Namespace, lib: Library):
 def targets_of(args: argparse.Namespace, lib: Library):
     from ..model.mapping_search import Targets
 
-    ttft = args.max_ttft_ms / 1e3 if args.max_ttft_ms is not None else None
-    tpot = args.max_tpot_ms / 1e3 if args.max_tpot_ms is not None else None
+    max_ttft_ms, max_tpot_ms = getattr(args, "max_ttft_ms", None), getattr(args, "max_tpot_ms", None)
+    ttft = max_ttft_ms / 1e3 if max_ttft_ms is not None else None
+    tpot = max_tpot_ms / 1e3 if max_tpot_ms is not None else None
     if args.traffic:
         t = lib.traffic(args.traffic)
         ttft = ttft if ttft is not None else t.ttft_target_s
@@ -99,6 +143,6 @@ def search_one(args: argparse.Namespace, lib: Library):
     arch = lib.architecture(args.model)
     precision = resolve_precision(chip, args.weight_dtype, kv_dtype_of(args), args.compute_dtype)
     workload = workload_of(args, lib)
-    found = search(chip, arch, precision, workload, args.num_chips, args.batch or 0, args.objective,
-                   targets_of(args, lib))
+    found = search(chip, arch, precision, workload, getattr(args, "num_chips", None), getattr(args, "batch", None) or 0,
+                   getattr(args, "objective", "throughput"), targets_of(args, lib))
     return chip, arch, precision, workload, found.best

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 import math
 import os
 import tempfile
@@ -247,3 +248,43 @@ class Outputs:
             self.commit()
         else:
             self.discard()
+
+
+# ---- the tables a command prints, also as files: --csv / --json (/ --parquet) -------------------
+TABLE_OPTIONS = {"csv": CSV, "json": JSON, "parquet": (".parquet",)}
+log = logging.getLogger("infersim")
+
+
+def add_table_outputs(p, what: str = "the table", parquet: bool = False) -> None:
+    """--csv PATH and --json PATH (and --parquet PATH) for a command that prints a table."""
+    p.add_argument("--csv", metavar="PATH", help=f"also write {what} as CSV")
+    p.add_argument("--json", metavar="PATH", help=f"also write {what} as JSON (its rows, with the context)")
+    if parquet:
+        p.add_argument("--parquet", metavar="PATH", help=f"also write {what} as parquet (needs pyarrow)")
+
+
+def plan_table_outputs(out: Outputs, args) -> dict[str, Path]:
+    """Check the --csv/--json/--parquet paths the command was given (before any work)."""
+    planned = {}
+    for fmt, formats in TABLE_OPTIONS.items():
+        path = out.file(f"--{fmt}", getattr(args, fmt, None), formats)
+        if path is not None:
+            planned[fmt] = path
+    return planned
+
+
+def write_tables(out: Outputs, planned: dict[str, Path], df, context: dict | None = None) -> None:
+    """Inside `with out:`, write `df` to each planned path (JSON: {**context, "rows": [...]})."""
+    for fmt, path in planned.items():
+        if fmt == "json":
+            out.json(path, {**(context or {}), "rows": json.loads(df.to_json(orient="records"))})
+        elif fmt == "parquet":
+            out.parquet(path, df)
+        else:
+            out.csv(path, df)
+
+
+def report_written(out: Outputs) -> None:
+    """'wrote PATH' on stderr for every file written (hidden by -q)."""
+    for path in out.written:
+        log.info(f"wrote {path}")

@@ -1,45 +1,63 @@
-"""Progress on stderr for long commands: a line per chip, and a bar with time left for sweeps.
-Nothing is printed when stderr is not a terminal, except a line per 10 % of a sweep."""
+"""Progress on stderr for long commands (tqdm): a bar over chips, and one over the points of a
+sweep with the time left. Shown on a terminal unless -q; off a terminal a sweep logs a line per
+10 %."""
 
 from __future__ import annotations
 
-import math
+import logging
 import sys
-import time
+
+log = logging.getLogger("infersim")
+_BARS: list = []
+
+
+def _enabled() -> bool:
+    return log.isEnabledFor(logging.INFO) and sys.stderr.isatty()
 
 
 def chip_progress(i: int, n: int, name: str) -> None:
-    if sys.stderr.isatty():
-        print(f"\r[{i + 1}/{n}] {name:<32}", end="", file=sys.stderr, flush=True)
+    """Called before item i (of n) named `name` is worked on."""
+    if not _enabled():
+        return
+    from tqdm import tqdm
+
+    if not _BARS or _BARS[0].total != n:
+        end_progress()
+        _BARS.append(tqdm(total=n, file=sys.stderr, leave=False, unit="chip", dynamic_ncols=True))
+    bar = _BARS[0]
+    bar.set_postfix_str(name, refresh=False)
+    bar.update(i - bar.n)
 
 
 def end_progress() -> None:
-    if sys.stderr.isatty():
-        print("\r" + " " * 48 + "\r", end="", file=sys.stderr, flush=True)
+    while _BARS:
+        _BARS.pop().close()
 
 
 class SweepProgress:
-    """A progress bar with time left on a terminal; a line per 10 % otherwise."""
+    """`progress(points_done, points_total)` for run_sweep: a bar with time left on a terminal; a
+    log line per 10 % otherwise."""
 
     def __init__(self, total: int, enabled: bool = True):
-        self.total, self.enabled, self.t0, self.next_pct = total, enabled, time.perf_counter(), 10
+        self.total, self.enabled, self.next_pct, self.bar = total, enabled, 10, None
 
     def __call__(self, done: int, total: int) -> None:
         self.total = total
         self.update(done)
 
     def update(self, done: int) -> None:
-        if not self.enabled:
+        if not self.enabled or not log.isEnabledFor(logging.INFO):
             return
-        frac = done / self.total
-        el = time.perf_counter() - self.t0
-        left = el / frac - el if frac > 0 else math.nan
         if sys.stderr.isatty():
-            bar = "#" * int(30 * frac)
-            print(f"\r[{bar:<30}] {100 * frac:5.1f}%  {done:,}/{self.total:,} points  {left:6.1f} s left",
-                  end="", file=sys.stderr, flush=True)
+            if self.bar is None:
+                from tqdm import tqdm
+
+                self.bar = tqdm(total=self.total, file=sys.stderr, unit="points", unit_scale=True, dynamic_ncols=True)
+            self.bar.update(done - self.bar.n)
             if done >= self.total:
-                print(file=sys.stderr)
-        elif 100 * frac >= self.next_pct or done >= self.total:
-            print(f"{100 * frac:.0f}% of {self.total:,} points, {left:.1f} s left", file=sys.stderr, flush=True)
-            self.next_pct = 10 * (int(100 * frac) // 10) + 10
+                self.bar.close()
+            return
+        pct = 100 * done / self.total
+        if pct >= self.next_pct or done >= self.total:
+            log.info(f"{pct:.0f}% of {self.total:,} points")
+            self.next_pct = 10 * (int(pct) // 10) + 10
