@@ -205,7 +205,7 @@ def test_dispatch_window_by_hand(lib, monkeypatch):
     # sd = sqrt(0.0012 + 0.0075 + 0.0000521) = 0.093552 s; rho < 0.01 so the queue adds nothing at p99.
     sd = math.sqrt((1e-4 * math.sqrt(3) * 200) ** 2 + 0.3 ** 2 / 12 + (busy * 0.025) ** 2 / 12)
     assert sd == pytest.approx(0.093552, rel=1e-4)
-    assert r.ttft_p99_s == pytest.approx(r.ttft_mean_s - wait + 2.3263 * sd, rel=1e-6)
+    assert r.ttft_p99_s == pytest.approx(r.ttft_mean_s - wait + 2.326348 * sd, rel=1e-6)  # z of the 99th percentile
     direct = ServingModel(chip, arch, p, Mapping(), LengthDistribution(mean_tokens=200),
                           LengthDistribution(mean_tokens=50))
     monkeypatch.setattr(direct, "_micro_batch_s", lambda d, pf: 0.020 + 1e-4 * pf)
@@ -285,3 +285,18 @@ def test_speculative_decoding(setup, lib):
     assert mtp.tpot_s < good.tpot_s
     with pytest.raises(Exception, match="acceptance rate"):
         speculative_decode(chip, arch, p, Mapping(tp=4), w, 1, 3, 1.0)
+
+
+def test_length_quantiles_of_any_level():
+    """lognormal_quantile at any level: the median is mean / sqrt(1 + cv^2) (mean 1000, cv 1:
+    1000 / sqrt 2 = 707.1); levels increase; 0 and 1 are refused."""
+    from infersim.model.serving import lognormal_quantile
+    from infersim.specs.traffic import LengthDistribution
+
+    d = LengthDistribution(kind="lognormal", mean_tokens=1000.0, cv=1.0)
+    assert lognormal_quantile(d, 0.5) == pytest.approx(1000 / math.sqrt(2), rel=1e-12)
+    qs = [lognormal_quantile(d, q) for q in (0.1, 0.5, 0.9, 0.99, 0.999)]
+    assert qs == sorted(qs)
+    for bad in (0.0, 1.0):
+        with pytest.raises(InfersimError):
+            lognormal_quantile(d, bad)

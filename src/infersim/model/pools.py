@@ -20,7 +20,7 @@ from ..specs.model_arch import Architecture
 from ..specs.traffic import LengthDistribution
 from .configuration import Mapping, Precision
 from .packing import pack_architecture
-from .serving import Z99, ServingModel
+from .serving import Z99, ServingModel, largest_rate
 
 
 @dataclass(frozen=True)
@@ -48,17 +48,10 @@ def prefill_capacity(chip: ChipSpec, arch: Architecture, precision: Precision, m
     if model.max_batch < 1:
         return PoolCapacity(chip.id, mapping, 0.0, math.inf, math.nan)
 
-    def ok(rate: float) -> bool:
-        r = model.at_rate(rate)
-        return r.stable and r.ttft_p99_s + transfer_s <= max_ttft_s
-
-    if not ok(1e-6):
+    rate = largest_rate(model.at_rate, max_ttft_s, None, 1e-6, 1e6, extra_ttft_s=transfer_s)
+    if rate <= 0:
         return PoolCapacity(chip.id, mapping, 0.0, model.at_rate(1e-6).ttft_p99_s + transfer_s, math.nan)
-    lo, hi = 1e-6, 1e6
-    while hi / lo > 1.0005:
-        mid = math.sqrt(lo * hi)
-        lo, hi = (mid, hi) if ok(mid) else (lo, mid)
-    return PoolCapacity(chip.id, mapping, lo, model.at_rate(lo).ttft_p99_s + transfer_s, math.nan)
+    return PoolCapacity(chip.id, mapping, rate, model.at_rate(rate).ttft_p99_s + transfer_s, math.nan)
 
 
 def decode_capacity(chip: ChipSpec, arch: Architecture, precision: Precision, mapping: Mapping,
@@ -73,12 +66,13 @@ def decode_capacity(chip: ChipSpec, arch: Architecture, precision: Precision, ma
 
     if model.max_batch < 1 or tpot99(1.0) > max_tpot_s:
         return PoolCapacity(chip.id, mapping, 0.0, math.nan, tpot99(1.0) if model.max_batch else math.inf)
-    lo, hi = 1.0, float(model.max_batch)
-    if tpot99(hi) <= max_tpot_s:
-        lo = hi
-    while hi - lo > 0.5:
-        mid = 0.5 * (lo + hi)
-        lo, hi = (mid, hi) if tpot99(mid) <= max_tpot_s else (lo, mid)
+    lo = float(model.max_batch)
+    if tpot99(lo) > max_tpot_s:  # the p99 TPOT grows with the running count: Brent's method for the target
+        from scipy.optimize import brentq
+
+        lo = brentq(lambda b: tpot99(b) - max_tpot_s, 1.0, lo, xtol=1e-3)
+        while tpot99(lo) > max_tpot_s:
+            lo -= 1e-3
     t = model.iteration_s(lo, 0.0)
     return PoolCapacity(chip.id, mapping, lo / (o * t) * mapping.replicas, math.nan, tpot99(lo))
 

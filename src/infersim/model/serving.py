@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from statistics import NormalDist
 
 from .. import dtypes
 from ..errors import InfersimError
@@ -31,16 +32,19 @@ from .evaluate import evaluate
 from .packing import pack_architecture, pack_chip
 
 DEFAULT_TOKEN_BUDGET = 8192   # tokens per iteration (TensorRT-LLM max_num_tokens / vLLM max_num_batched_tokens)
-Z99 = 2.3263                  # standard normal 99th percentile
+Z99 = NormalDist().inv_cdf(0.99)  # standard normal 99th percentile (2.3263)
 
 
 def lognormal_quantile(d: LengthDistribution, q: float) -> float:
-    """Quantile of a length distribution (lognormal with the given mean and cv, or fixed)."""
+    """Quantile q (0 < q < 1) of a length distribution (lognormal with the given mean and cv, or
+    fixed), capped at its max_tokens."""
+    if not 0 < q < 1:
+        raise InfersimError(f"a quantile must be between 0 and 1 (exclusive), got {q}")
     if d.kind == "fixed" or d.cv == 0:
         return d.mean_tokens
     sigma2 = math.log(1 + d.cv ** 2)
     mu = math.log(d.mean_tokens) - sigma2 / 2
-    z = {0.5: 0.0, 0.99: Z99}[q]
+    z = NormalDist().inv_cdf(q)
     value = math.exp(mu + z * math.sqrt(sigma2))
     return min(value, d.max_tokens) if d.max_tokens else value
 
@@ -123,8 +127,10 @@ class ServingModel:
 
     def _fixed_point(self, lam: float, i_mean: float, o_mean: float) -> float | None:
         """Smallest iteration time T with T >= g(T) = overhead + mixed(lam O T running, lam I T tokens);
-        g increases with T, so scan up geometrically for a sign change, then bisect. None if g(T) > T
-        up to 1,000 s: no steady state."""
+        g increases with T, so scan up geometrically for a sign change, then find the root of
+        g(T) - T with Brent's method. None if g(T) > T up to 1,000 s: no steady state."""
+        from scipy.optimize import brentq
+
 
         def g(t: float) -> float:
             return self.iteration_s(lam * o_mean * t, min(lam * i_mean * t, self.pp * self.budget))
@@ -137,10 +143,8 @@ class ServingModel:
             lo, hi = hi, hi * 1.5
             if hi > 1e3:
                 return None
-        for _ in range(60):
-            mid = 0.5 * (lo + hi)
-            lo, hi = (mid, hi) if g(mid) > mid else (lo, mid)
-        return hi
+        t = brentq(lambda x: g(x) - x, lo, hi, xtol=1e-15, rtol=1e-12)
+        return t if g(t) <= t else t * (1 + 1e-12)  # the side where the fixed point holds
 
     def _prefill_service_s(self, prompt: float, running: float, others: float = 0.0) -> float:
         """Iterations a prompt of `prompt` tokens needs (chunks of budget - running/pp, in one
@@ -242,18 +246,40 @@ class ServingModel:
 
     def goodput_per_s(self, max_ttft_s: float | None, max_tpot_s: float | None, hi: float = 1e6) -> float:
         """The largest request rate whose p99 TTFT and TPOT meet the targets; 0 if none does."""
-        lo = 0.0
-        probe = 1e-3
-        if not self.at_rate(probe).meets(max_ttft_s, max_tpot_s):
-            return 0.0
-        lo = probe
-        while hi / lo > 1.0005:
-            mid = math.sqrt(lo * hi)
-            if self.at_rate(mid).meets(max_ttft_s, max_tpot_s):
-                lo = mid
-            else:
-                hi = mid
-        return lo
+        return largest_rate(lambda rate: self.at_rate(rate), max_ttft_s, max_tpot_s, 1e-3, hi)
+
+
+def largest_rate(at_rate, max_ttft_s: float | None, max_tpot_s: float | None, lo: float, hi: float,
+                 extra_ttft_s: float = 0.0) -> float:
+    """The largest rate in [lo, hi] at which at_rate(rate) (a ServingResult) is stable and its p99s
+    (TTFT + extra_ttft_s) meet the targets; 0 if `lo` does not. Brent's method on the log of the
+    rate, on the worst log-ratio of a p99 to its target (a large constant where unstable), whose
+    sign changes at that rate; the result is the side that meets the targets."""
+    from scipy.optimize import brentq
+
+    unstable = 50.0
+
+    def margin(log_rate: float) -> float:
+        r = at_rate(math.exp(log_rate))
+        if not r.stable:
+            return unstable
+        worst = -1.0  # stable, no target: meets
+        for value, target in ((r.ttft_p99_s + extra_ttft_s, max_ttft_s), (r.tpot_p99_s, max_tpot_s)):
+            if target is not None:
+                worst = max(worst, math.log(value / target)) if value > 0 else worst
+        return worst if max_ttft_s is not None or max_tpot_s is not None else -1.0
+
+    a, b = math.log(lo), math.log(hi)
+    if margin(a) > 0:
+        return 0.0
+    if margin(b) <= 0:
+        return hi
+    x = brentq(margin, a, b, xtol=1e-5, rtol=1e-12)
+    step = 1e-5
+    while margin(x) > 0 and x > a:  # the root's meeting side
+        x -= step
+        step *= 2
+    return math.exp(max(x, a))
 
 
 @dataclass(frozen=True)

@@ -16,16 +16,16 @@ def _fmt(value, fmt: str) -> str:
 
 
 def render(headers: list[str], rows: list[list[str]], align: str | None = None) -> str:
-    """Fixed-width table; `align` has one 'l' or 'r' per column (default: first left, rest right)."""
+    """Fixed-width table of preformatted cells (tabulate's 'simple' style: two spaces between
+    columns, a dashed rule under the header); `align` has one 'l' or 'r' per column (default:
+    first left, rest right)."""
+    import tabulate
+
+    tabulate.MIN_PADDING = 0  # columns as wide as their widest cell or header, no wider
     align = align or "l" + "r" * (len(headers) - 1)
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
-
-    def line(cells: list[str]) -> str:
-        return "  ".join(c.ljust(w) if a == "l" else c.rjust(w) for c, w, a in zip(cells, widths, align)).rstrip()
-
-    out = [line(headers), line(["-" * w for w in widths])]
-    out += [line(r) for r in rows]
-    return "\n".join(out)
+    text = tabulate.tabulate(rows, headers, tablefmt="simple", disable_numparse=True,
+                             colalign=[{"l": "left", "r": "right"}[a] for a in align])
+    return "\n".join(line.rstrip() for line in text.splitlines())
 
 
 def comparison_table(df: pd.DataFrame) -> str:

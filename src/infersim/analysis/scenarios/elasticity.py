@@ -3,6 +3,8 @@ bandwidth bound, prefill compute bound?)."""
 
 from __future__ import annotations
 
+import bisect
+
 import math
 
 import numpy as np
@@ -88,10 +90,5 @@ def _compute_bound_batch(arch_row, chip_row, precision, mapping, workload, limit
 
     if not compute_bound(limit):
         return float("nan")
-    lo, hi = 1, limit  # compute share grows with batch: bisect for the first compute-bound batch
-    if compute_bound(lo):
-        return 1.0
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        lo, hi = (lo, mid) if compute_bound(mid) else (mid, hi)
-    return float(hi)
+    # the compute share grows with the batch: the first compute-bound batch, by bisection over 1..limit
+    return float(bisect.bisect_left(range(1, limit + 1), True, key=compute_bound) + 1)
