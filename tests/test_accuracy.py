@@ -28,7 +28,7 @@ def test_median_error_does_not_grow_over_the_baseline(report):
 
 
 def test_every_row_is_predicted_or_skipped_with_a_reason(report):
-    df = read_rows(ACC / "calibration.csv")
+    df = read_rows(ACC / "calibration.csv").table
     assert len(report.rows) + len(report.skipped) == len(df)
     assert all(reason for _, reason in report.skipped)
     # every non-server row is predicted; a server row is skipped only when the model finds no steady
@@ -44,7 +44,7 @@ def mlperf_server(lib):
     from infersim.model.serving import ServingModel
     from infersim.accuracy.predict import plan_row
 
-    df = read_rows(ACC / "calibration.csv")
+    df = read_rows(ACC / "calibration.csv").table
     row = df[df["id"] == "CAL-018"].iloc[0].to_dict()   # H100 x8 Llama-2-70B, MLPerf v4.1 Server, throughput
     plan = plan_row(lib, row)
     w = plan.workload
@@ -61,7 +61,7 @@ def test_runtime_settings_follow_the_source(lib):
     from infersim.model.serving import DEFAULT_TOKEN_BUDGET
     from infersim.accuracy.predict import plan_row
 
-    df = read_rows(ACC / "calibration.csv").set_index("id", drop=False)
+    df = read_rows(ACC / "calibration.csv").table.set_index("id", drop=False)
     plans = {i: plan_row(lib, df.loc[i].to_dict()) for i in ("CAL-018", "CAL-033", "CAL-034", "CAL-050", "CAL-076")}
     assert (plans["CAL-018"].token_budget, plans["CAL-018"].dispatch_window_s) == (16384, 0.0)
     assert (plans["CAL-033"].token_budget, plans["CAL-033"].dispatch_window_s) == (49152, 0.0)   # AMD offline
@@ -75,7 +75,7 @@ def test_offline_rows_keep_the_engine_full(mlperf_server, lib):
     at the row's in-flight cap (H100 x8 offline: four TP2 engines of at most 896 sequences)."""
     from infersim.accuracy.predict import _serving_model, plan_row, predict
 
-    df = read_rows(ACC / "calibration.csv")
+    df = read_rows(ACC / "calibration.csv").table
     plan = plan_row(lib, df[df["id"] == "CAL-017"].iloc[0].to_dict())
     assert plan.mode == "offline" and plan.batch == 896 and plan.mapping.replicas == 4
     running, t = _serving_model(plan, plan.chip).saturated()
@@ -108,7 +108,7 @@ def test_other_server_rows_stay_at_their_load(lib):
     """A server row from a source whose load is an input (not an MLPerf result) is predicted at it."""
     from infersim.accuracy.predict import plan_row, predict
 
-    row = {c: np.nan for c in read_rows(ACC / "calibration.csv").columns}
+    row = {c: np.nan for c in read_rows(ACC / "calibration.csv").table.columns}
     row.update({"id": "X-1", "hardware": "nvidia-h100-sxm", "num_chips": 2, "model": "llama-3.1-70b",
                 "weight_dtype": "fp8", "mode": "server", "input_len": 1000, "output_len": 200, "load_qps": 1.0,
                 "tp": 2, "ttft_slo_ms": 2000, "tpot_slo_ms": 200, "metric": "system_output_tokens_per_s",
@@ -140,8 +140,11 @@ def test_validate_cli_json(capsys, tmp_path):
     text = capsys.readouterr().out
     assert code == 0 and "absolute percentage error by metric" in text
     data = json.loads(out.read_text())
-    assert set(data) == {"rows", "skipped", "summary"}
-    assert {"id", "metric", "predicted", "measured", "ape"} == set(data["rows"][0])
+    assert set(data) == {"rows", "skipped", "invalid", "summary"}
+    assert {"id", "metric", "predicted", "measured", "ape"} <= set(data["rows"][0])
+    # the values used for empty fields are recorded: MLPerf rows take the dataset's mean prompt
+    first = data["rows"][0]
+    assert first["id"] == "CAL-001" and "input_len=222 (dataset mlperf-llama2-70b-openorca)" in first["filled"]
 
 
 def test_validate_bad_input(capsys, tmp_path):

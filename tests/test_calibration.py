@@ -16,7 +16,7 @@ PRIOR = {"prefill_compute": 0.7, "decode_compute": 0.5, "memory_bandwidth": 0.8,
 
 def test_fit_recovers_known_efficiencies_from_synthetic_measurements(lib):
     # Neuron rows: TTFT (prefill compute), TPOT (bandwidth + overhead) at several lengths and batches
-    df = read_rows(ACC / "calibration.csv")
+    df = read_rows(ACC / "calibration.csv").table
     rows = df[df["hardware"].isin(["aws-inferentia2"]) & (df["mode"] == "fixed_batch")].copy()
     truth = {"prefill_compute": 0.45, "decode_compute": 0.5, "memory_bandwidth": 0.55, "interconnect": 0.4,
              "step_overhead_s": 2e-3, "prefill_overhead_s": 8e-3, "overlap_loss": 0.3}

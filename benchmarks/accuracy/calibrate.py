@@ -104,7 +104,7 @@ def main() -> int:
     args = ap.parse_args()
     lib = Library(use_env=False)
     priors = tomllib.loads((HERE / "family_defaults.toml").read_text())
-    df = read_rows(DATA)
+    df = read_rows(DATA).table
     plans: dict = {}
     # plans (mapping, batch, lengths) come from the family defaults, so the fit does not move them
     default_chip = {cid: with_efficiency(lib.chip(cid), priors[family(cid)]) for cid in lib.ids("chip")

@@ -24,7 +24,7 @@ P99 = re.compile(r"p99 ([0-9.]+) ms")
 
 def main() -> None:
     lib = Library()
-    df = read_rows(DATA)
+    df = read_rows(DATA).table
     print(f"{'id':8s} {'hardware':16s} {'chips':>5s} {'model':12s} {'p99 TPOT ms':>11s} "
           f"{'TPOT error':>10s} {'TTFT error':>10s} {'tok/s error':>11s}")
     for row in df[(df["mode"] == "server") & (df["metric"] == "tpot_ms")].to_dict("records"):

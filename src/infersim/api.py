@@ -288,7 +288,8 @@ def validate(rows, *, library: Library | None = None, server_load: str = "auto")
     DataFrame in the schema of benchmarks/accuracy/README.md. One row per predicted measurement:
     `predicted` and `measured` (in the unit the `metric` names: `ttft_ms`, `tpot_ms`,
     `system_output_tokens_per_s`...), the absolute (`ape`) and signed error as fractions.
-    `df.attrs["skipped"]` lists the rows not predicted, with the reason.
+    `df.attrs["skipped"]` lists the rows not predicted, with the reason; `df.attrs["invalid"]` the
+    rows that break the schema, as (line, id, reason).
 
     >>> import pandas as pd
     >>> rows = pd.read_csv("benchmarks/accuracy/calibration.csv")
@@ -306,4 +307,5 @@ def validate(rows, *, library: Library | None = None, server_load: str = "auto")
     report = run_validation(lib, frame, server_load=server_load)
     table = report.rows
     table.attrs["skipped"] = report.skipped
+    table.attrs["invalid"] = [(b.line, b.id, b.reason) for b in report.invalid]
     return table

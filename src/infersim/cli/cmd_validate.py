@@ -20,8 +20,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
     json_path = out.file("--json", args.json, JSON)
     csv_path = out.file("--csv", args.csv, CSV)
     lib = library(args)
-    df = read_rows(Path(args.file))
-    report = run_validation(lib, df, progress=chip_progress, server_load=args.server_load)
+    data = read_rows(Path(args.file))
+    df = data.table
+    report = run_validation(lib, data, progress=chip_progress, server_load=args.server_load)
     end_progress()
     rows = report.rows
     if len(rows):
@@ -35,21 +36,37 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
             print(f"\nabsolute percentage error by {title}")
             print(frame_table(pd.DataFrame(table)))
-    print(f"\npredicted {summary['predicted']} of {len(df)} rows; not predicted: {summary['skipped']}")
+    total = len(df) + len(report.invalid)
+    print(f"\npredicted {summary['predicted']} of {total} rows; not predicted: {summary['skipped']}; "
+          f"invalid (schema): {summary['invalid']}")
     print({"auto": "server rows: MLPerf ones at the highest rate meeting their p99 limits (their load is the "
                    "benchmark's result), others at load_qps; --server-load row for all at load_qps",
            "row": "server rows at load_qps", "limit": "server rows at the highest rate meeting their p99 limits"}
           [args.server_load])
     for rid, why in report.skipped:
         print(f"  {rid}: {why}")
+    if report.invalid:
+        print(f"invalid rows of {args.file} (fix them as benchmarks/accuracy/README.md says):")
+        for bad in report.invalid:
+            print(f"  {bad}")
+    filled = rows[rows["filled"] != ""] if len(rows) else rows
+    if len(filled):
+        print("empty fields filled (the schema's 'unknown'), and the values used:")
+        for what, g in filled.groupby("filled", sort=False):
+            ids = list(g["id"])
+            print(f"  {what}: {', '.join(ids) if len(ids) <= 4 else f'{ids[0]} ... {ids[-1]} ({len(ids)} rows)'}")
     with out:
         if csv_path:
             out.csv(csv_path, rows)
         if json_path:
             out.json(json_path, {
                 "rows": [{"id": r.id, "metric": r.metric, "predicted": r.predicted, "measured": r.measured,
-                          "ape": r.ape} for r in rows.itertuples(index=False)],
+                          "ape": r.ape, "mapping": r.mapping, "num_chips": int(r.num_chips),
+                          "input_len_used": int(r.input_len_used), "output_len_used": int(r.output_len_used),
+                          "weight_dtype_used": r.weight_dtype_used, "filled": r.filled}
+                         for r in rows.itertuples(index=False)],
                 "skipped": [{"id": i, "reason": why} for i, why in report.skipped],
+                "invalid": [{"line": b.line, "id": b.id, "reason": b.reason} for b in report.invalid],
                 "summary": summary})
     report_written(out)
     return 0

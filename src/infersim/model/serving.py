@@ -322,3 +322,127 @@ def best_goodput(chip: ChipSpec, arch: Architecture, precision: Precision, mappi
     if best is None:
         raise InfersimError(f"no mapping of {arch.id} on {chip.id} meets the p99 targets at any rate: relax them or add chips")
     return best
+
+
+# ---- closed loop ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ClosedLoopResult:
+    """The steady state of a closed loop: `concurrency` requests always in flight (a finished one
+    is replaced at once by a new one), spread evenly over the replicas."""
+
+    concurrency: int
+    request_rate_per_s: float         # completed requests/s, whole deployment
+    output_tokens_per_s: float        # whole deployment
+    ttft_mean_s: float                # queue wait + wait for the next iteration + prefill
+    tpot_mean_s: float                # mean time between a request's output tokens
+    queue_wait_mean_s: float          # part of TTFT spent waiting for a place in an engine
+    in_engine_per_replica: float      # requests an engine holds (prefilling or decoding), largest replica
+    queued: float                     # requests waiting outside the engines, whole deployment
+    running_batch: float              # mean decoding sequences per replica, weighted by requests
+    limit: str                        # what stops an engine from taking every request ('' if nothing)
+
+
+def _engine_closed_loop(model: ServingModel, inside: int, arrivals_wait: bool):
+    """One replica holding `inside` requests (prefilling or decoding), each replaced on finishing.
+
+    Mean field: at throughput X (requests/s) an iteration lasts T = overhead + mixed(B, X I T) with
+    B = X (O - 1) T decoding sequences (Little) and X I T prompt tokens; a request's life is
+    R(X) = TTFT + (O - 1) TPOT, and the loop closes where X R(X) = inside (X R grows with X, so
+    bisection). TTFT = wait for the next iteration (T/pp: a replacement arrives just after the
+    iteration that finished its predecessor has been followed by the next, when `arrivals_wait`;
+    0 for a lone request or one admitted from a queue) + the M/G/1 wait of the iteration token
+    budget (loaded by the other requests' prompts) + the prefill of its prompt alongside the others'
+    prompt tokens and B decodes. A request
+    sees its own decode step and the others' prompts, not its own: TPOT = iteration(1 + B (c-1)/c,
+    X I T (c-1)/c). Returns (X, TTFT, TPOT, B) or None if no steady state."""
+    i_mean, o_mean = model.inputs.mean_tokens, model.outputs.mean_tokens
+    decode_tokens = max(o_mean - 1.0, 0.0)
+    others = (inside - 1.0) / inside
+    cv2 = model.inputs.cv ** 2 if model.inputs.kind == "lognormal" else 0.0
+    cap_tokens = model.pp * model.budget
+
+    def state(x: float):
+        def g(t: float) -> float:
+            return model.iteration_s(x * decode_tokens * t, min(x * i_mean * t, cap_tokens))
+
+        t = model.iteration_s(1.0, 0.0)
+        if g(t) > t:
+            lo, hi = t, t
+            while g(hi) > hi:
+                lo, hi = hi, hi * 1.5
+                if hi > 1e3:
+                    return None
+            for _ in range(50):
+                mid = 0.5 * (lo + hi)
+                lo, hi = (mid, hi) if g(mid) > mid else (lo, mid)
+            t = hi
+        running = x * decode_tokens * t
+        prompt_tokens = x * i_mean * t
+        rho = prompt_tokens / max(cap_tokens - running, 1e-9)
+        if rho >= 1.0:
+            return None
+        service = model._prefill_service_s(i_mean, running * others, prompt_tokens * others)
+        busy = rho * others                       # the budget is taken by the other requests' prompts
+        wait = busy / (1.0 - busy) * service * (1.0 + cv2) / 2.0
+        ttft = (t / model.pp if arrivals_wait else 0.0) + wait + service
+        tpot = model.iteration_s(1.0 + running * others, prompt_tokens * others) if decode_tokens > 0 else 0.0
+        return ttft, tpot, running
+
+    def excess(x: float) -> float:
+        s = state(x)
+        return math.inf if s is None else x * (s[0] + decode_tokens * s[1]) - inside
+
+    lone = state(1e-9)
+    if lone is None:
+        return None
+    lo, hi = 0.0, inside / (lone[0] + decode_tokens * lone[1])   # X R(X) >= X R(0): an upper bound
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if excess(mid) < 0 else (lo, mid)
+    x = lo if lo > 0 else hi
+    s = state(x)
+    if s is None:
+        return None
+    ttft, tpot, running = s
+    return x, ttft, tpot, running
+
+
+def closed_loop(model: ServingModel, concurrency: int) -> ClosedLoopResult:
+    """Closed loop of `concurrency` requests over the model's replicas (as evenly as they split).
+
+    An engine holds at most model.max_batch requests (its batch cap or KV memory); beyond that the
+    rest wait in a queue and are admitted as requests finish, so their wait is (c - cap) / X
+    (Little's law) on top of the TTFT of an engine kept full. Raises InfersimError when the model
+    does not fit or an engine has no steady state."""
+    if concurrency < 1 or int(concurrency) != concurrency:
+        raise InfersimError(f"concurrency must be a whole number >= 1, got {concurrency}")
+    if model.max_batch < 1:
+        raise InfersimError(f"{model.mapping.label} on {model.chip.id} holds no sequence: the model does not fit")
+    replicas = model.mapping.replicas
+    base, extra = divmod(int(concurrency), replicas)
+    groups = [(base + 1, extra), (base, replicas - extra)]
+    o_mean = model.outputs.mean_tokens
+    x_sum = ttft_w = tpot_w = wait_w = running_w = queued = 0.0
+    inside_max, limit = 0, ""
+    for c, n in groups:
+        if c == 0 or n == 0:
+            continue
+        inside = min(c, model.max_batch)
+        if c > inside:
+            limit = "batch cap or KV memory"
+        solved = _engine_closed_loop(model, inside, arrivals_wait=c == inside and inside > 1)
+        if solved is None:
+            raise InfersimError(f"{inside} requests in flight on {model.mapping.label} of {model.chip.id}: "
+                                "no steady state (prefill needs more than the iteration token budget)")
+        x, ttft, tpot, running = solved
+        wait = (c - inside) / x
+        x_sum += n * x
+        ttft_w += n * x * (ttft + wait)
+        tpot_w += n * x * tpot
+        wait_w += n * x * wait
+        running_w += n * x * running
+        queued += n * (c - inside)
+        inside_max = max(inside_max, inside)
+    return ClosedLoopResult(int(concurrency), x_sum, x_sum * o_mean, ttft_w / x_sum, tpot_w / x_sum,
+                            wait_w / x_sum, float(inside_max), queued, running_w / x_sum, limit)

@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from ..errors import SpecError
 from .common import Provenance, Strict
 
 
@@ -51,6 +52,9 @@ class HFConfig(Strict):
     qk_nope_head_dim: int | None = None
     qk_rope_head_dim: int | None = None
     v_head_dim: int | None = None
+    # the checkpoint's storage: torch_dtype, and the quantization of a pre-quantized checkpoint
+    torch_dtype: str | None = None
+    quantization_config: dict | None = None
 
 
 class PublishedParams(Strict):
@@ -160,6 +164,27 @@ class Architecture:
         if not count_input_embedding and not self.tied_embeddings:
             active -= self.embedding_params()
         return active
+
+
+# config.json torch_dtype / quantization_config.quant_method -> infersim weight dtype
+_TORCH_DTYPES = {"bfloat16": "bf16", "float16": "fp16", "half": "fp16"}
+_QUANT_METHODS = {"fp8": "fp8", "fbgemm_fp8": "fp8", "mxfp4": "fp4", "awq": "int4", "gptq": "int4"}
+
+
+def native_weight_dtype(spec: "ModelSpec") -> str:
+    """The dtype the model's publisher stores its weights in (config.json): the quantization method of
+    a pre-quantized checkpoint (e.g. DeepSeek-R1's fp8, gpt-oss's mxfp4), else torch_dtype."""
+    cfg = spec.config
+    if cfg.quantization_config:
+        method = str(cfg.quantization_config.get("quant_method", ""))
+        if method not in _QUANT_METHODS:
+            raise SpecError(f"model {spec.id}: quantization_config.quant_method '{method}' has no infersim weight "
+                            f"dtype (known: {', '.join(_QUANT_METHODS)}): give the row's weight_dtype")
+        return _QUANT_METHODS[method]
+    if cfg.torch_dtype not in _TORCH_DTYPES:
+        raise SpecError(f"model {spec.id}: no native weight dtype (config torch_dtype is "
+                        f"{cfg.torch_dtype or 'not given'}): add torch_dtype to its [config] or give the weight dtype")
+    return _TORCH_DTYPES[cfg.torch_dtype]
 
 
 _EXPERT_COUNT_FIELDS = ("num_local_experts", "num_experts", "n_routed_experts")
