@@ -193,3 +193,17 @@ def test_concurrency_and_disagg_rows_are_predicted(lib, tmp_path):
     dec = ServingModel(chip, arch, p, Mapping(tp=8), fixed(mean_tokens=4096), fixed(mean_tokens=512))
     assert got["D-1"] == pytest.approx(DisaggDeployment(pre, dec, arch, p).closed_loop(128).ttft_mean_s * 1e3,
                                        rel=1e-9)
+
+
+def test_a_dataframe_is_checked_like_a_file(lib):
+    """api.validate takes a DataFrame: the same checks, row i reported as line i + 2."""
+    import pandas as pd
+
+    import infersim
+
+    df = pd.read_csv(ACC / "calibration.csv").iloc[53:56].reset_index(drop=True)
+    df["num_chips"] = df["num_chips"].astype(float)
+    df.loc[1, "num_chips"] = 1.5
+    out = infersim.validate(df, library=lib)
+    assert list(out["id"]) == ["CAL-054", "CAL-056"]
+    assert out.attrs["invalid"] == [(3, "CAL-055", "num_chips '1.5' must be a whole number >= 1 (or empty for unknown)")]
