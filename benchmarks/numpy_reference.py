@@ -94,19 +94,32 @@ def chip_hour(p, b):
     hbm_price = b[np.arange(len(b))[:, None], (L.B_HBM2 + p[:, L.P_HBM_GEN].astype(int))[:, None]][:, 0]
     price = np.where(bom, (p[:, L.P_PARTS_USD] + p[:, L.P_HBM_GB] * hbm_price) / (1 - p[:, L.P_MARGIN]),
                      p[:, L.P_MARKET_USD])
-    bundled = p[:, L.P_INCLUDES_SERVER] == 1
-    server = np.where(bundled, 0.0, np.where(p[:, L.P_IS_CPU] == 1, b[:, L.B_SERVER_CPU_USD], b[:, L.B_SERVER_ACC_USD]))
-    over = np.where(bundled, 0.0, b[:, L.B_POWER_OVERHEAD])
-    optics, ports = p[:, L.P_NET_SCALE] * b[:, L.B_OPTICS_N], p[:, L.P_NET_SCALE] * b[:, L.B_PORTS_N]
-    net_usd = optics * b[:, L.B_OPTICS_USD] + ports * b[:, L.B_PORT_USD]
-    net_w = optics * b[:, L.B_OPTICS_W] + ports * b[:, L.B_PORT_W]
-    peak_w = p[:, L.P_TDP_W] * (1 + over) + net_w
-    avg_w = p[:, L.P_TDP_W] * (1 + over) * b[:, L.B_AVG_POWER] + net_w
+    # scale-out fat tree: tiers t, 2t - 1 switch ports per chip, modules per port nic / module
+    nic = p[:, L.P_NIC_GBPS]
+    has = nic > 0
+    k = np.maximum(b[:, L.B_SWITCH_GBPS] / np.where(has, nic, 1.0), 4.0)
+    n = b[:, L.B_CLUSTER_CHIPS]
+    tiers = np.where(n <= k, 1, 2)
+    for t in range(2, 8):
+        tiers = np.where((tiers == t) & (2 * (k / 2) ** t < n), t + 1, tiers)
+    ports = 2.0 * tiers - 1
+    f = b[:, L.B_NIC_LEAF_OPTICAL]
+    r = nic / b[:, L.B_MODULE_GBPS]
+    equiv = np.where(has, f * r + (ports - (1 - f)) * r, 0.0)
+    switches = np.where(has, ports / k, 0.0)
+    net_usd = switches * b[:, L.B_SWITCH_USD] + equiv * b[:, L.B_MODULE_USD]
+    fabric_w = switches * b[:, L.B_SWITCH_W] + equiv * b[:, L.B_MODULE_W] + \
+        p[:, L.P_SCALEUP_MODULES] * p[:, L.P_SCALEUP_MODULE_W]
+    scaleup = p[:, L.P_SCALEUP_USD] + p[:, L.P_SCALEUP_MODULES] * p[:, L.P_SCALEUP_MODULE_USD]
+    system_w = p[:, L.P_TDP_W] * (1 + p[:, L.P_POWER_OVERHEAD])
+    peak_w = system_w + fabric_w
+    avg_w = system_w * b[:, L.B_AVG_POWER] + fabric_w
     h = L.HOURS_PER_YEAR
-    it = (price + server + net_usd) * crf(b[:, L.B_RATE], b[:, L.B_CHIP_LIFE_Y]) / h
+    it = (price + p[:, L.P_SERVER_USD] + scaleup + net_usd) * crf(b[:, L.B_RATE], b[:, L.B_CHIP_LIFE_Y]) / h
     fac = b[:, L.B_FACILITY_USD_PER_W] * peak_w * crf(b[:, L.B_RATE], b[:, L.B_FACILITY_LIFE_Y]) / h
     power = avg_w * b[:, L.B_PUE] / 1000 * b[:, L.B_USD_PER_KWH]
-    return (it + fac) * (1 + b[:, L.B_UPKEEP]) + power
+    owner = (it + fac) * (1 + b[:, L.B_UPKEEP]) + power
+    return np.where(p[:, L.P_RENT_USD_H] > 0, p[:, L.P_RENT_USD_H], owner)
 
 
 def sweep_numpy(g, rows: np.ndarray) -> np.ndarray:

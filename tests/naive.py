@@ -183,6 +183,25 @@ def crf(rate, years):
     return rate / (1 - (1 + rate) ** -years)
 
 
+def fat_tree(nic_gbps, cluster, switch_gbps, module_gbps, optical_nic_leaf):
+    """Counts per chip of a non-blocking fat tree, by building it level by level: the smallest tier
+    count whose switches (half their ports down, half up below the top) reach `cluster` ports."""
+    if nic_gbps <= 0:
+        return {"tiers": 0, "switches": 0.0, "ports": 0.0, "modules": 0.0, "module_equiv": 0.0}
+    k = max(switch_gbps / nic_gbps, 4.0)
+    tiers, reach = 1, k                   # one switch: k ports
+    while reach < cluster and tiers < 8:
+        tiers += 1
+        reach = 2 * (k / 2) ** tiers      # a top tier of k-port switches over (tiers-1) folded levels
+    ports = 2 * tiers - 1                 # up and down at every level below the top, down at the top
+    copper = 1 - optical_nic_leaf
+    r = nic_gbps / module_gbps
+    nic_side = optical_nic_leaf * max(1.0, r)
+    switch_side = (ports - copper) * r
+    return {"tiers": tiers, "switches": ports / k, "ports": ports, "modules": nic_side + switch_side,
+            "module_equiv": optical_nic_leaf * r + switch_side}
+
+
 def chip_hour_cost(p, b):
     """dict of $/hour components for one chip (P_* row p, B_* row b)."""
     if p[L.P_BOM] == 1:
@@ -191,25 +210,36 @@ def chip_hour_cost(p, b):
         hbm = hbm_cost / (1 - p[L.P_MARGIN])
     else:
         price, hbm = p[L.P_MARKET_USD], 0.0
-    bundled = p[L.P_INCLUDES_SERVER] == 1
-    server = 0.0 if bundled else (b[L.B_SERVER_CPU_USD] if p[L.P_IS_CPU] == 1 else b[L.B_SERVER_ACC_USD])
-    server_w = 0.0 if bundled else b[L.B_POWER_OVERHEAD] * p[L.P_TDP_W]
-    net_usd = p[L.P_NET_SCALE] * (b[L.B_OPTICS_N] * b[L.B_OPTICS_USD] + b[L.B_PORTS_N] * b[L.B_PORT_USD])
-    net_w = p[L.P_NET_SCALE] * (b[L.B_OPTICS_N] * b[L.B_OPTICS_W] + b[L.B_PORTS_N] * b[L.B_PORT_W])
+    ft = fat_tree(p[L.P_NIC_GBPS], b[L.B_CLUSTER_CHIPS], b[L.B_SWITCH_GBPS], b[L.B_MODULE_GBPS], b[L.B_NIC_LEAF_OPTICAL])
+    net_usd = ft["switches"] * b[L.B_SWITCH_USD] + ft["module_equiv"] * b[L.B_MODULE_USD]
+    up_optics = p[L.P_SCALEUP_MODULES] * p[L.P_SCALEUP_MODULE_USD]
+    fabric_w = ft["switches"] * b[L.B_SWITCH_W] + ft["module_equiv"] * b[L.B_MODULE_W] + \
+        p[L.P_SCALEUP_MODULES] * p[L.P_SCALEUP_MODULE_W]
+    system_w = p[L.P_TDP_W] * (1 + p[L.P_POWER_OVERHEAD])
     years_it = crf(b[L.B_RATE], b[L.B_CHIP_LIFE_Y])
     years_fac = crf(b[L.B_RATE], b[L.B_FACILITY_LIFE_Y])
     hours = 8766.0
+    kwh = b[L.B_PUE] / 1000 * b[L.B_USD_PER_KWH]
     c = {
         "chip": price * years_it / hours,
         "hbm": hbm * years_it / hours,
-        "server": server * years_it / hours,
+        "server": p[L.P_SERVER_USD] * years_it / hours,
+        "scaleup": (p[L.P_SCALEUP_USD] + up_optics) * years_it / hours,
         "network": net_usd * years_it / hours,
-        "facility": b[L.B_FACILITY_USD_PER_W] * (p[L.P_TDP_W] + server_w + net_w) * years_fac / hours,
-        "power": ((p[L.P_TDP_W] + server_w) * b[L.B_AVG_POWER] + net_w) * b[L.B_PUE] / 1000 * b[L.B_USD_PER_KWH],
+        "facility": b[L.B_FACILITY_USD_PER_W] * (system_w + fabric_w) * years_fac / hours,
+        "power": (system_w * b[L.B_AVG_POWER] + fabric_w) * kwh,
+        "power_idle": (system_w * b[L.B_IDLE_POWER] + fabric_w) * kwh,
+        "optics": (up_optics + ft["module_equiv"] * b[L.B_MODULE_USD]) * years_it / hours,
+        "optical_modules": p[L.P_SCALEUP_MODULES] + ft["modules"],
+        "rent": 0.0,
     }
-    c["upkeep"] = b[L.B_UPKEEP] * (c["chip"] + c["server"] + c["network"] + c["facility"])
-    c["total"] = c["chip"] + c["server"] + c["network"] + c["facility"] + c["power"] + c["upkeep"]
-    c["site_power_peak_w"] = (p[L.P_TDP_W] + server_w + net_w) * b[L.B_PUE]
+    c["upkeep"] = b[L.B_UPKEEP] * (c["chip"] + c["server"] + c["scaleup"] + c["network"] + c["facility"])
+    c["total"] = c["chip"] + c["server"] + c["scaleup"] + c["network"] + c["facility"] + c["power"] + c["upkeep"]
+    c["site_power_peak_w"] = (system_w + fabric_w) * b[L.B_PUE]
+    if p[L.P_RENT_USD_H] > 0:
+        for k in ("chip", "hbm", "server", "scaleup", "network", "facility", "power", "upkeep", "power_idle", "optics"):
+            c[k] = 0.0
+        c["rent"] = c["total"] = p[L.P_RENT_USD_H]
     return c
 
 

@@ -181,8 +181,8 @@ def test_tco_breakdown_and_tornado(capsys, tmp_path):
     assert "finance.chip_useful_life_years" in out and (tmp_path / "tornado-google-tpu-v7.png").exists()
     # the components add up to the total in the printed table
     row = next(line for line in out.splitlines() if line.startswith("nvidia-h100-sxm ")).split()
-    chip, hbm, server, network, facility, power, upkeep, total = map(float, row[2:10])
-    assert chip + server + network + facility + power + upkeep == pytest.approx(total, abs=0.006)
+    chip, hbm, server, scaleup, network, facility, power, upkeep, rent, total = map(float, row[2:12])
+    assert chip + server + scaleup + network + facility + power + upkeep + rent == pytest.approx(total, abs=0.006)
 
 
 def test_goodput_pareto_and_disagg_commands(capsys, tmp_path):

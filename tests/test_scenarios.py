@@ -61,7 +61,7 @@ def test_budget_shock_moves_only_bom_chips_with_that_hbm(lib):
     base, alt = lib.budget("central-2025"), lib.budget("hbm-2026")
     # B200: BOM-priced with HBM3E; price change = GB x ($/GB change) / (1 - margin)
     b200 = lib.chip("nvidia-b200")
-    row, _ = chip_cost_row(b200)
+    row = chip_cost_row(b200, lib.platform_of(b200)).row
     delta = row[L.P_HBM_GB] * (alt.hbm.hbm3e_usd_per_gb.central - base.hbm.hbm3e_usd_per_gb.central) / (1 - row[L.P_MARGIN])
     assert h.loc["nvidia-b200", "chip_price_usd_shocked"] - h.loc["nvidia-b200", "chip_price_usd"] == pytest.approx(delta)
     assert 0 < h.loc["nvidia-b200", "usd_per_mtok_change"] < h.loc["nvidia-b200", "chip_price_change"]
@@ -75,7 +75,7 @@ def test_power_limited_site_stays_within_power(lib):
     h = run_scenario(lib, spec).headline.set_index("chip")
     budget = lib.budget("central-2025")
     for chip in h.index:
-        peak = chip_hour_cost(lib.chip(chip), budget).site_power_peak_w
+        peak = chip_hour_cost(lib.chip(chip), budget, "owner", lib.platform_of(lib.chip(chip))).site_power_peak_w
         assert h.loc[chip, "chips_at_site"] * peak <= 10e6
         # one more deployment would not fit
         per_dep = h.loc[chip, "chips_at_site"] / h.loc[chip, "deployments"]

@@ -119,7 +119,7 @@ def compare(model, chips=None, *, library: Library | None = None, traffic=None, 
             output_len: int | None = None, weight_dtype: str = "bf16", kv_dtype: str | None = None,
             compute_dtype: str | None = None, num_chips: int | None = None, batch: int | None = None,
             objective: str = "throughput", max_ttft_s: float | None = None, max_tpot_s: float | None = None,
-            budget=DEFAULT_BUDGET, price_basis: str = "auto", uncertainty_samples: int = 0,
+            budget=DEFAULT_BUDGET, price_basis: str = "owner", uncertainty_samples: int = 0,
             rank_by: str | None = None, seed: int = 0) -> pd.DataFrame:
     """Rank chips for one model and workload: each chip at its best chip count, mapping and batch,
     priced with `budget` (None: unpriced) and ranked by $/M output tokens (or tokens/s per chip).
@@ -156,7 +156,7 @@ def evaluate(model, chip, *, library: Library | None = None, tp: int | None = No
              dp: int = 1, num_chips: int | None = None, batch: int | None = None, traffic=None,
              input_len: int | None = None, output_len: int | None = None, weight_dtype: str = "bf16",
              kv_dtype: str | None = None, compute_dtype: str | None = None, objective: str = "throughput",
-             budget=DEFAULT_BUDGET, price_basis: str = "auto") -> pd.DataFrame:
+             budget=DEFAULT_BUDGET, price_basis: str = "owner") -> pd.DataFrame:
     """One configuration of one chip, with its cost: a one-row DataFrame (the columns of
     `compare`). With `tp` the mapping is TP x PP x EP, `dp` replicas, at `batch` (default: the
     largest that fits); without, the best mapping for `objective` is searched on `num_chips`
@@ -190,13 +190,14 @@ def evaluate(model, chip, *, library: Library | None = None, tp: int | None = No
                                 f"raise tp or pp, or lower the batch")
         need, _ = min_chips_to_fit(spec, arch, precision, workload)
         counts = (tp * pp * dp,)
-    return pd.DataFrame([priced_record(result, spec, workload, need, counts, _budget(lib, budget), price_basis)])
+    return pd.DataFrame([priced_record(result, spec, workload, need, counts, _budget(lib, budget), price_basis,
+                                       lib.platform_of(spec))])
 
 
 def goodput(model, chip, *, library: Library | None = None, traffic=None, input_len: int | None = None,
             output_len: int | None = None, weight_dtype: str = "bf16", kv_dtype: str | None = None,
             compute_dtype: str | None = None, num_chips: int | None = None, max_ttft_s: float | None = None,
-            max_tpot_s: float | None = None, budget=DEFAULT_BUDGET, price_basis: str = "auto") -> pd.DataFrame:
+            max_tpot_s: float | None = None, budget=DEFAULT_BUDGET, price_basis: str = "owner") -> pd.DataFrame:
     """Serving under load: the largest request rate whose p99 TTFT and TPOT meet the targets
     under continuous batching with Poisson arrivals, over mappings; a one-row DataFrame with the
     rate, the deployment, the latencies at that rate and the $/M output tokens there. A traffic
@@ -222,12 +223,13 @@ def goodput(model, chip, *, library: Library | None = None, traffic=None, input_
     inputs, outputs = lengths_around(t, workload.input_len, workload.output_len)
     g, counts = goodput_search(spec, arch, precision, workload, inputs, outputs, targets.max_ttft_s,
                                targets.max_tpot_s, num_chips)
-    return pd.DataFrame([goodput_record(g, spec, arch, precision, counts, _budget(lib, budget), price_basis)])
+    return pd.DataFrame([goodput_record(g, spec, arch, precision, counts, _budget(lib, budget), price_basis,
+                                        lib.platform_of(spec))])
 
 
 def frontier(model, chips, *, library: Library | None = None, traffic=None, input_len: int | None = None,
              output_len: int | None = None, weight_dtype: str = "bf16", kv_dtype: str | None = None,
-             budget=DEFAULT_BUDGET, price_basis: str = "auto") -> pd.DataFrame:
+             budget=DEFAULT_BUDGET, price_basis: str = "owner") -> pd.DataFrame:
     """The throughput-interactivity frontier: one row per chip x mapping x batch that fits (batches
     in powers of two), with `on_frontier` True where no other point of that chip has both more
     tokens/s per user and a lower $/M tokens (or more tokens/s per chip, unpriced).

@@ -18,6 +18,7 @@ from ..model.mapping_search import Objective, Targets, search
 from ..specs.budget import BudgetSpec
 from ..specs.chip import ChipSpec
 from ..specs.library import Library
+from ..specs.platform import PlatformSpec
 from ..specs.model_arch import Architecture
 
 COLUMNS = [
@@ -52,14 +53,18 @@ def result_record(r: Result, kind: str, workload: Workload, min_chips: int) -> d
 
 
 def priced_record(result: Result, chip: ChipSpec, workload: Workload, min_chips: int, counts: tuple[int, ...],
-                  budget: BudgetSpec | None, price_basis: PriceBasis = "auto") -> dict:
+                  budget: BudgetSpec | None, price_basis: PriceBasis = "owner",
+                  platform: PlatformSpec | None = None) -> dict:
     """A row of the comparison: the configuration, the chip counts searched and, with a budget,
-    its cost (`_per_chip_hour`: $/M tokens per $ of chip-hour, for the Monte Carlo bands)."""
+    its cost (`_per_chip_hour`: $/M tokens per $ of chip-hour, for the Monte Carlo bands). A budget
+    needs the chip's `platform` (Library.platform_of)."""
     record = result_record(result, chip.kind, workload, min_chips)
     record["chip_counts_tried"] = ",".join(str(n) for n in counts)
     record["efficiency_fitted"] = bool(chip.efficiency.fitted_on)
     if budget is not None:
-        cost = chip_hour_cost(chip, budget, price_basis)
+        if platform is None:
+            raise InfersimError(f"{chip.id}: pricing needs its platform (Library.platform_of(chip))")
+        cost = chip_hour_cost(chip, budget, price_basis, platform)
         tok = token_cost(result, cost, workload)
         record.update(usd_per_mtok=tok.usd_per_mtok, usd_per_mtok_input=tok.usd_per_mtok_input,
                       usd_per_mtok_output_decode=tok.usd_per_mtok_output_decode,
@@ -78,7 +83,7 @@ class Comparison:
 def compare(library: Library, model: str | Architecture, chips: list[str | ChipSpec], workload: Workload, weight_dtype: str,
             kv_dtype: str, compute_dtype: str | None = None, num_chips: int | None = None, batch: int = 0,
             objective: Objective = "throughput", targets: Targets = Targets(),
-            budget: BudgetSpec | None = None, price_basis: PriceBasis = "auto", uncertainty_samples: int = 0,
+            budget: BudgetSpec | None = None, price_basis: PriceBasis = "owner", uncertainty_samples: int = 0,
             rank_by: str | None = None, seed: int = 0,
             progress: Callable[[int, int, str], None] | None = None) -> Comparison:
     """Evaluate each chip at its best chip count, mapping and batch, price it with `budget`
@@ -98,7 +103,7 @@ def compare(library: Library, model: str | Architecture, chips: list[str | ChipS
                            targets=targets)
             log.debug(f"{chip_id}: {found.candidates} configurations over chip counts {found.chip_counts}")
             record = priced_record(found.best, chip, workload, found.min_chips, found.chip_counts, budget,
-                                   price_basis)
+                                   price_basis, library.platform_of(chip))
         except InfersimError as exc:
             skipped.append((chip_id, str(exc)))
             continue
@@ -107,7 +112,8 @@ def compare(library: Library, model: str | Architecture, chips: list[str | ChipS
     columns = COLUMNS + (COST_COLUMNS if budget is not None else [])
     table = pd.DataFrame(rows, columns=columns + (["_per_chip_hour"] if budget is not None else []))
     if budget is not None and uncertainty_samples and len(table):
-        samples = monte_carlo_chip_hour(specs, budget, price_basis, uncertainty_samples, seed)
+        samples = monte_carlo_chip_hour(specs, [library.platform_of(c) for c in specs], budget, price_basis,
+                                        uncertainty_samples, seed).total
         per_mtok = samples * table["_per_chip_hour"].to_numpy()[None, :]
         p10, p50, p90 = np.percentile(per_mtok, [10, 50, 90], axis=0)
         table["usd_per_mtok_p10"], table["usd_per_mtok_p50"], table["usd_per_mtok_p90"] = p10, p50, p90

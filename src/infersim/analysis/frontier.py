@@ -33,7 +33,7 @@ def mappings_for_frontier(chip: ChipSpec, arch: Architecture, precision, workloa
 
 
 def frontier_points(lib: Library, model: str | Architecture, chips: list[str | ChipSpec], workload: Workload,
-                    weight_dtype: str, kv_dtype: str, budget: BudgetSpec | None, price_basis: PriceBasis = "auto",
+                    weight_dtype: str, kv_dtype: str, budget: BudgetSpec | None, price_basis: PriceBasis = "owner",
                     batches=BATCHES, progress=None) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
     """One row per (chip, mapping, batch) that fits; `model` and `chips` are ids or specs."""
     arch = model if isinstance(model, Architecture) else lib.architecture(model)
@@ -45,7 +45,7 @@ def frontier_points(lib: Library, model: str | Architecture, chips: list[str | C
             progress(i, len(chips), cid)
         try:
             p = resolve_precision(chip, weight_dtype, kv_dtype)
-            cost = chip_hour_cost(chip, budget, price_basis) if budget is not None else None
+            cost = chip_hour_cost(chip, budget, price_basis, lib.platform_of(chip)) if budget is not None else None
             maps = mappings_for_frontier(chip, arch, p, workload)
         except InfersimError as exc:
             skipped.append((cid, str(exc)))

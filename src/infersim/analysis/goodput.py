@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from ..cost.inputs import PriceBasis
 from ..cost.tco import chip_hour_cost
-from ..model.configuration import Precision
+from ..errors import InfersimError
+from ..model.configuration import Precision, Workload
 from ..model.mapping_search import candidate_mappings, chip_counts, min_chips_to_fit
 from ..model.serving import Goodput, best_goodput
-from ..model.configuration import Workload
 from ..specs.budget import BudgetSpec
 from ..specs.chip import ChipSpec
 from ..specs.model_arch import Architecture
+from ..specs.platform import PlatformSpec
 from ..specs.traffic import LengthDistribution
 
 
@@ -27,9 +28,11 @@ def goodput_search(chip: ChipSpec, arch: Architecture, precision: Precision, wor
 
 
 def goodput_record(g: Goodput, chip: ChipSpec, arch: Architecture, precision: Precision, counts: tuple[int, ...],
-                   budget: BudgetSpec | None = None, price_basis: PriceBasis = "auto") -> dict:
+                   budget: BudgetSpec | None = None, price_basis: PriceBasis = "owner",
+                   platform: PlatformSpec | None = None) -> dict:
     """One row: the rate, the deployment, the latencies at that rate and (with a budget) the cost
-    per million output tokens of the deployment run at its goodput."""
+    per million output tokens of the deployment run at its goodput (a budget needs the chip's
+    `platform`, Library.platform_of)."""
     r = g.at_goodput
     row = {
         "chip": chip.id, "model": arch.id, "weight_dtype": precision.weight_dtype, "kv_dtype": precision.kv_dtype,
@@ -43,7 +46,9 @@ def goodput_record(g: Goodput, chip: ChipSpec, arch: Architecture, precision: Pr
         "running_sequences_per_replica": r.running_batch, "prefill_utilisation": r.prefill_utilisation,
     }
     if budget is not None:
-        usd_per_chip_hour = chip_hour_cost(chip, budget, price_basis).total_usd_per_hour
+        if platform is None:
+            raise InfersimError(f"{chip.id}: pricing needs its platform (Library.platform_of(chip))")
+        usd_per_chip_hour = chip_hour_cost(chip, budget, price_basis, platform).total_usd_per_hour
         row["usd_per_chip_hour"] = usd_per_chip_hour
         row["usd_per_mtok"] = g.mapping.chips * usd_per_chip_hour / (r.output_tokens_per_s * 3600.0) * 1e6
     return row

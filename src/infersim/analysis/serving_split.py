@@ -24,7 +24,7 @@ def _usd_per_mtok(usd_per_hour_per_rate: float, output_tokens: float) -> float:
 
 def compare_serving(lib: Library, model: str, prefill_chips: list[str], decode_chips: list[str],
                     inputs: LengthDistribution, outputs: LengthDistribution, weight_dtype: str, kv_dtype: str,
-                    max_ttft_s: float, max_tpot_s: float, budget: BudgetSpec, price_basis: PriceBasis = "auto",
+                    max_ttft_s: float, max_tpot_s: float, budget: BudgetSpec, price_basis: PriceBasis = "owner",
                     progress=None) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
     arch = lib.architecture(model)
     w = Workload(max(1, round(inputs.mean_tokens)), max(1, round(outputs.mean_tokens)))
@@ -34,7 +34,7 @@ def compare_serving(lib: Library, model: str, prefill_chips: list[str], decode_c
         chip = lib.chip(cid)
         try:
             prec[cid] = resolve_precision(chip, weight_dtype, kv_dtype)
-            cost[cid] = chip_hour_cost(chip, budget, price_basis).total_usd_per_hour
+            cost[cid] = chip_hour_cost(chip, budget, price_basis, lib.platform_of(chip)).total_usd_per_hour
             need, _ = min_chips_to_fit(chip, arch, prec[cid], w)
             maps[cid] = [m for n in chip_counts(chip, need, None) for m in candidate_mappings(chip, arch, n, need)]
         except InfersimError as exc:

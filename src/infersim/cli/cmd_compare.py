@@ -18,6 +18,7 @@ HELP = "rank chips for one model and workload by $/M tokens (or tokens/s per chi
 def cmd_compare(args: argparse.Namespace) -> int:
     from ..analysis.compare import compare
     from ..report.tables import comparison_table
+    from ..specs.price_basis import parse_price_basis
 
     out = Outputs()
     tables = plan_table_outputs(out, args)
@@ -42,7 +43,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
                                                                        ("TPOT", targets.max_tpot_s)) if v is not None)
     print(f"{args.model}: {workload.input_len} input + {workload.output_len} output tokens, "
           f"weights {args.weight_dtype}, KV {kv_dtype_of(args)}, objective {args.objective}"
-          + (f", targets {limits}" if limits else "") + (f", budget {args.budget}" if budget else ""))
+          + (f", targets {limits}" if limits else "")
+          + (f", budget {args.budget}, {parse_price_basis(args.price_basis).describe()}" if budget else ""))
     print(comparison_table(df))
     print("tried: the chip counts searched (without --num-chips: the fewest that hold the model and powers of two "
           "above it, up to a server or the scale-up domain)")

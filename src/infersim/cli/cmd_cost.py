@@ -8,7 +8,7 @@ from ..errors import InfersimError
 from .options import add_budget, add_chips, add_common, chip_list, library
 from .output import Outputs, add_table_outputs, plan_table_outputs, report_written, write_tables
 
-HELP = "$/hour of a deployed chip by component (chip, HBM, server, network, facility, power, upkeep)"
+HELP = "$/hour of a deployed chip by component (chip, HBM, server, scale-up fabric, network, facility, power, upkeep; a renter: rent)"
 
 
 def cmd_tco(args: argparse.Namespace) -> int:
@@ -28,7 +28,8 @@ def cmd_tco(args: argparse.Namespace) -> int:
     figures = {cid: out.in_folder("--output", folder, f"tornado-{cid}.png") for cid in chips} if folder else {}
     rows, records, tornados = [], [], {}
     for cid in chips:
-        c = chip_hour_cost(lib.chip(cid), budget, args.price_basis)
+        chip = lib.chip(cid)
+        c = chip_hour_cost(chip, budget, args.price_basis, lib.platform_of(chip))
         comps = c.components()
         records.append({"chip": cid, "chip_price_usd": c.chip_price_usd,
                         **{f"{k}_usd_per_hour": v for k, v in comps.items()},
@@ -36,7 +37,10 @@ def cmd_tco(args: argparse.Namespace) -> int:
                         "site_power_peak_w": c.site_power_peak_w})
         rows.append([cid, f"{c.chip_price_usd:,.0f}"] + [f"{comps[k]:.3f}" for k in COMPONENTS]
                     + [f"{c.total_usd_per_hour:.3f}", f"{c.site_power_avg_w:,.0f}", f"{c.site_power_peak_w:,.0f}"])
-    print(f"$/hour of one deployed chip, budget {args.budget} (central values); hbm is part of chip")
+    from ..specs.price_basis import parse_price_basis
+
+    print(f"$/hour of one deployed chip, budget {args.budget} (central values), "
+          f"{parse_price_basis(args.price_basis).describe()}; hbm is part of chip, optics part of scaleup and network")
     print(render(["chip", "price $", *COMPONENTS, "total $/h", "site W avg", "site W peak"], rows))
     with out:
         if args.tornado:
@@ -45,7 +49,8 @@ def cmd_tco(args: argparse.Namespace) -> int:
             from ..report.tables import frame_table
 
             for cid in chips:
-                df = tornado([lib.chip(cid)], budget, lambda c: c[0], args.price_basis).head(args.tornado)
+                df = tornado([lib.chip(cid)], [lib.platform_of(lib.chip(cid))], budget, lambda c: c[0],
+                             args.price_basis).head(args.tornado)
                 tornados[cid] = df
                 print(f"\n{cid}: what moves $/chip-hour most (each input at its low and high, the rest central)")
                 print(frame_table(df.rename(columns={"metric_at_low": "usd_per_hour_at_low",

@@ -36,7 +36,7 @@ def cmd_goodput(args: argparse.Namespace) -> int:
     inputs, outputs = length_distributions(args, lib, workload)
     g, counts = goodput_search(chip, arch, precision, workload, inputs, outputs, targets.max_ttft_s,
                                targets.max_tpot_s, args.num_chips)
-    row = goodput_record(g, chip, arch, precision, counts, budget, args.price_basis)
+    row = goodput_record(g, chip, arch, precision, counts, budget, args.price_basis, lib.platform_of(chip))
     r = g.at_goodput
     limits = ", ".join(f"p99 {n} <= {units.s_to_ms(v):g} ms" for n, v in (("TTFT", targets.max_ttft_s),
                                                                           ("TPOT", targets.max_tpot_s)) if v is not None)

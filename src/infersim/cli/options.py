@@ -32,6 +32,26 @@ def chip_list(text: str) -> list[str]:
     return [c.strip() for c in text.split(",") if c.strip()]
 
 
+PRICE_BASIS_HELP = ("who pays, and how: owner (chip at its bill of materials + margin where it has one, else market "
+                    "price; default), owner:bom, owner:market, or rental:PROVIDER:TERM[@YYYY-MM] (a cloud's price "
+                    "per chip-hour; TERM on_demand, 1yr, 3yr, capacity_block or spot; PROVIDER market = the median "
+                    "of all providers), e.g. rental:gcp:3yr")
+
+
+def price_basis_arg(text: str) -> str:
+    """argparse type: the basis text, checked (a bad one is a one-line usage error, exit 2)."""
+    from ..specs.price_basis import parse_price_basis
+
+    try:
+        return parse_price_basis(text).text
+    except InfersimError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_price_basis(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--price-basis", type=price_basis_arg, default="owner", metavar="BASIS", help=PRICE_BASIS_HELP)
+
+
 def add_common(p: argparse.ArgumentParser) -> None:
     """--specs-dir, and -v/-q here as well as before the command (`infersim compare -v ...`)."""
     p.add_argument("--specs-dir", action="append", metavar="DIR",
@@ -56,9 +76,7 @@ def add_chips(p: argparse.ArgumentParser, required: bool = False) -> None:
 def add_budget(p: argparse.ArgumentParser, none: bool = True) -> None:
     p.add_argument("--budget", default="central-2025", metavar="ID",
                    help="TCO budget for the cost (default central-2025" + ("; 'none' to skip cost)" if none else ")"))
-    p.add_argument("--price-basis", choices=["auto", "market", "bom"], default="auto",
-                   help="chip price: bill of materials + seller's margin where the chip has one (auto, default), "
-                        "the market price (market), or the bill of materials only where known (bom)")
+    add_price_basis(p)
 
 
 def add_workload(p: argparse.ArgumentParser, *, batch: bool = True, num_chips: bool = True, objective: bool = True,

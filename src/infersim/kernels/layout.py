@@ -117,16 +117,16 @@ B_HBM2E = 1
 B_HBM3 = 2
 B_HBM3E = 3
 B_HBM4 = 4
-B_SERVER_ACC_USD = 5        # non-chip server share per accelerator
-B_SERVER_CPU_USD = 6        # server per CPU socket
-B_POWER_OVERHEAD = 7        # server IT power above chip TDP, fraction
-B_AVG_POWER = 8             # average / peak power while serving
-B_OPTICS_N = 9              # optical modules per chip with an 800 Gb/s NIC
-B_OPTICS_USD = 10
-B_OPTICS_W = 11
-B_PORTS_N = 12              # switch ports per chip with an 800 Gb/s NIC
-B_PORT_USD = 13
-B_PORT_W = 14
+B_AVG_POWER = 5             # average / peak power of a chip serving at full load
+B_IDLE_POWER = 6            # power of a provisioned chip with no load / peak
+B_CLUSTER_CHIPS = 7         # chips on one scale-out fabric (sizes its tiers)
+B_SWITCH_GBPS = 8           # scale-out switch capacity, Gb/s per direction (its radix at a NIC's speed: / NIC Gb/s)
+B_SWITCH_USD = 9            # one scale-out switch
+B_SWITCH_W = 10
+B_MODULE_GBPS = 11          # scale-out optical module speed (its switch-side ports per module: / NIC Gb/s)
+B_MODULE_USD = 12
+B_MODULE_W = 13
+B_NIC_LEAF_OPTICAL = 14     # share of NIC-to-leaf links that are optical (the rest copper)
 B_USD_PER_KWH = 15
 B_PUE = 16
 B_FACILITY_USD_PER_W = 17
@@ -136,7 +136,7 @@ B_RATE = 20                 # cost of capital per year
 B_UPKEEP = 21               # upkeep as a fraction of the capital charge
 B_FIELDS = 22
 
-# ---- one chip's cost inputs ---------------------------------------------------------------
+# ---- one chip's cost inputs (its own, its platform's and, for a renter, its rent) --------
 P_BOM = 0                   # 1: priced from its bill of materials; 0: market price
 P_MARKET_USD = 1
 P_PARTS_USD = 2             # BOM without HBM: logic die + packaging + board
@@ -144,25 +144,47 @@ P_HBM_GB = 3
 P_HBM_GEN = 4               # 0..4 = hbm2, hbm2e, hbm3, hbm3e, hbm4
 P_MARGIN = 5                # seller's gross margin (BOM pricing)
 P_TDP_W = 6
-P_NET_SCALE = 7             # scale-out bandwidth / 800 Gb/s: scales optics and switch ports
-P_IS_CPU = 8
-P_INCLUDES_SERVER = 9
-P_FIELDS = 10
+P_NIC_GBPS = 7              # scale-out bandwidth of one chip, Gb/s per direction (one NIC port)
+P_SERVER_USD = 8            # platform: server or tray around the chip, per chip (host, DRAM, NICs, chassis, power)
+P_SCALEUP_USD = 9           # platform: scale-up switches, baseboard, cables, optical circuit switches, per chip
+P_SCALEUP_MODULES = 10      # platform: optical modules of the scale-up fabric per chip
+P_SCALEUP_MODULE_USD = 11
+P_SCALEUP_MODULE_W = 12
+P_POWER_OVERHEAD = 13       # platform: system IT power above chip TDP (host, fans, switches), fraction; optics apart
+P_RENT_USD_H = 14           # > 0: a renter's price per chip-hour, which replaces every owner's component
+P_FIELDS = 15
+
+# ---- scale-out fabric of one chip (a non-blocking fat tree), kernels.chip_cost.fat_tree_nb ----
+F_TIERS = 0
+F_SWITCHES = 1              # switches per chip
+F_SWITCH_PORTS = 2          # switch ports per chip, at the NIC's speed
+F_MODULES = 3               # optical modules per chip
+F_OPTICS_USD = 4            # $ of those modules per chip
+F_OPTICS_W = 5
+F_SWITCH_USD = 6            # $ of switches per chip
+F_SWITCH_W = 7
+F_FIELDS = 8
 
 # ---- cost components of one chip, $/hour unless named otherwise -----------------------------
 CC_CHIP = 0
 CC_HBM = 1                  # the HBM part of CC_CHIP
 CC_SERVER = 2
-CC_NETWORK = 3
-CC_FACILITY = 4
-CC_POWER = 5
-CC_UPKEEP = 6
-CC_TOTAL = 7
-CC_CHIP_PRICE_USD = 8
-CC_IT_POWER_AVG_W = 9       # average IT power of the chip, its server share and network
-CC_SITE_POWER_AVG_W = 10    # the same times PUE
-CC_SITE_POWER_PEAK_W = 11   # peak IT power times PUE: what a site must provision
-CC_FIELDS = 12
-CC_NAMES = ("chip", "hbm", "server", "network", "facility", "power", "upkeep", "total",
-            "chip_price_usd", "it_power_avg_w", "site_power_avg_w", "site_power_peak_w")
+CC_SCALEUP = 3              # scale-up fabric incl. its optics
+CC_NETWORK = 4              # scale-out fabric: switches and optics
+CC_FACILITY = 5
+CC_POWER = 6
+CC_UPKEEP = 7
+CC_RENT = 8                 # a renter's price (the owner's components are then 0)
+CC_TOTAL = 9
+CC_CHIP_PRICE_USD = 10
+CC_IT_POWER_AVG_W = 11      # average IT power of the chip, its platform share and network, at full load
+CC_SITE_POWER_AVG_W = 12    # the same times PUE
+CC_SITE_POWER_PEAK_W = 13   # peak IT power times PUE: what a site must provision
+CC_POWER_IDLE = 14          # power $/hour of the chip provisioned but idle (not in the total)
+CC_OPTICS = 15              # optics $/hour (scale-up and scale-out), part of CC_SCALEUP + CC_NETWORK
+CC_MODULES = 16             # optical modules per chip, scale-up and scale-out
+CC_FIELDS = 17
+CC_NAMES = ("chip", "hbm", "server", "scaleup", "network", "facility", "power", "upkeep", "rent", "total",
+            "chip_price_usd", "it_power_avg_w", "site_power_avg_w", "site_power_peak_w", "power_idle",
+            "optics", "optical_modules")
 HOURS_PER_YEAR = 8766.0

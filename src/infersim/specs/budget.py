@@ -1,4 +1,5 @@
-"""Budgets: what is not a chip (HBM $/GB, server, network and optics, facility, power, capital).
+"""Budgets: what is neither a chip nor its platform (HBM $/GB, how hard chips draw power, the
+scale-out network and optics, facility, electricity, capital).
 
 Every parameter is a low / central / high range (units in the name) with its source in a
 comment beside it. The cost model (infersim.cost) reads the central values for a point
@@ -7,9 +8,9 @@ estimate and samples the ranges for uncertainty bands.
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from .common import Provenance, Range, Strict
+from .common import PositiveFloat, Provenance, Range, Strict
 
 
 class HbmPrices(Strict):
@@ -22,22 +23,42 @@ class HbmPrices(Strict):
     hbm4_usd_per_gb: Range
 
 
-class Server(Strict):
-    """What a chip needs around it, per chip (accelerators) or per socket (CPUs)."""
+class PowerUse(Strict):
+    """How hard a provisioned chip draws, as a fraction of its system's peak (chip TDP + platform overhead)."""
 
-    accelerator_server_usd_per_chip: Range   # host CPUs, DRAM, board, chassis, NICs, PSUs: non-chip share
-    cpu_server_usd_per_socket: Range         # board, DRAM, chassis, NIC for a CPU-only server
-    power_overhead_fraction: Range           # server IT power above chip TDP (host CPU, fans, NICs, DRAM)
-    average_power_fraction: Range            # average draw / peak while serving
+    average_power_fraction: Range            # average draw / peak while serving at full load
+    idle_power_fraction: Range               # draw of a provisioned chip with no requests / peak
+
+
+class Fabric(Strict):
+    """One generation of scale-out switches and optics: the switch's capacity and price, and its
+    optical modules' speed, price and power."""
+
+    switch_capacity_gbps: PositiveFloat      # per direction, e.g. 51,200 = 64 x 800G
+    switch_usd: Range
+    switch_power_w: Range                    # without its optics
+    module_gbps: PositiveFloat               # 800, 1,600
+    module_usd: Range
+    module_power_w: Range
+    description: str = ""
 
 
 class Network(Strict):
-    optical_modules_per_chip: Range
-    optical_module_usd: Range
-    optical_module_power_w: Range
-    switch_ports_per_chip: Range
-    switch_port_usd: Range
-    switch_port_power_w: Range
+    """The scale-out network: a non-blocking fat tree sized by the cluster (see kernels.chip_cost)."""
+
+    cluster_chips: Range                     # chips on one scale-out fabric
+    nic_leaf_optical_fraction: Range         # share of NIC-to-leaf links that are optical (the rest copper)
+    fabric: str                              # the key of `fabrics` this budget uses
+    fabrics: dict[str, Fabric]
+
+    @model_validator(mode="after")
+    def _fabric_known(self) -> "Network":
+        if self.fabric not in self.fabrics:
+            raise ValueError(f"network.fabric '{self.fabric}' is not one of the [network.fabrics.*] tables "
+                             f"({', '.join(sorted(self.fabrics))})")
+        if not (0.0 <= self.nic_leaf_optical_fraction.low and self.nic_leaf_optical_fraction.high <= 1.0):
+            raise ValueError("network.nic_leaf_optical_fraction must lie within 0..1")
+        return self
 
 
 class Facility(Strict):
@@ -59,7 +80,7 @@ class BudgetSpec(Strict):
     name: str
     provenance: Provenance
     hbm: HbmPrices
-    server: Server
+    power_use: PowerUse
     network: Network
     facility: Facility
     finance: Finance

@@ -97,12 +97,38 @@ class Bom(Strict):
     gross_margin_fraction: Range
 
 
+RentalTerm = Literal["on_demand", "1yr", "3yr", "capacity_block", "spot"]
+
+
+class Rental(Strict):
+    """One dated cloud price of one chip-hour (instance price / chips per instance).
+
+    `term`: on_demand (pay by the hour), 1yr / 3yr (committed use or reserved, effective hourly),
+    capacity_block (reserved ahead for days to weeks, AWS), spot (pre-emptible)."""
+
+    provider: str                       # lower case, e.g. aws, gcp, azure, oracle, coreweave, lambda
+    term: RentalTerm
+    usd_per_chip_hour: PositiveFloat
+    date: str = Field(pattern=r"^\d{4}(-\d{2}){0,2}$")   # when the price held: YYYY, YYYY-MM or YYYY-MM-DD
+    source: str                         # a source id of this file's [provenance]
+    instance: str | None = None         # instance type and chips per instance
+    region: str | None = None
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _lower_provider(self) -> "Rental":
+        if self.provider != self.provider.lower() or not self.provider:
+            raise ValueError(f"rental provider '{self.provider}' must be lower case, e.g. '{self.provider.lower()}'")
+        return self
+
+
 class Price(Strict):
-    """What a buyer pays for one chip: a market price range, and/or a bill of materials."""
+    """What a buyer pays for one chip: a market price range and/or a bill of materials (owners),
+    and dated cloud prices per chip-hour (renters)."""
 
     market_usd: Range | None = None
     bom: Bom | None = None
-    cloud_usd_per_hour: PositiveFloat | None = None
+    rental: list[Rental] = Field(default_factory=list)
     includes_server: bool = False  # the price is of a whole system (e.g. a Cerebras CS-3)
     note: str | None = None
 
@@ -142,9 +168,19 @@ class ChipSpec(Strict):
     kind: ChipKind
     release: str | None = None
     provenance: Provenance
+    platform: str | None = None   # hardware_specs/platforms/<id>.toml; absent: a generic server for its kind
     compute: Compute
     memory: Memory
     interconnect: Interconnect
     power: Power
     price: Price
     efficiency: Efficiency
+
+    @model_validator(mode="after")
+    def _rental_sources_cited(self) -> "ChipSpec":
+        ids = {src.id for src in self.provenance.sources}
+        for i, r in enumerate(self.price.rental):
+            if r.source not in ids:
+                raise ValueError(f"price.rental[{i}].source '{r.source}' is not a source id of [provenance] "
+                                 f"({', '.join(sorted(ids))}): add the source or fix the id")
+        return self

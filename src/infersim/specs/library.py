@@ -3,8 +3,9 @@
 Search order: folders given with --specs-dir, then $INFERSIM_SPECS_PATH (os.pathsep-separated),
 then the bundled library. A user's file with the same id as a bundled one takes its place.
 Within one folder tree the category comes from the folder name: files under `models/` are
-model architectures, `traffic/` traffic, `budgets/` budgets, `scenarios/` scenarios, `sweeps/`
-sweeps; every other *.toml is a chip.
+model architectures, `traffic/` traffic, `budgets/` budgets, `platforms/` platforms (the system
+around a chip), `load_profiles/` load profiles, `scenarios/` scenarios, `sweeps/` sweeps; every
+other *.toml is a chip.
 """
 
 from __future__ import annotations
@@ -20,17 +21,23 @@ from ..errors import SpecError, UnknownIdError
 from . import loader
 from .budget import BudgetSpec
 from .chip import ChipSpec
+from .load_profile import LoadProfileSpec
 from .model_arch import Architecture, HFConfig, ModelSpec, normalise
+from .platform import PlatformSpec
 from .scenario_file import ScenarioSpec
 from .sweep_file import SweepSpec
 from .traffic import TrafficSpec
 
-Category = Literal["chip", "model", "traffic", "budget", "scenario", "sweep"]
-_CATEGORY_DIRS = {"models": "model", "traffic": "traffic", "budgets": "budget", "scenarios": "scenario",
-                  "sweeps": "sweep"}
+Category = Literal["chip", "model", "traffic", "budget", "platform", "load_profile", "scenario", "sweep"]
+_CATEGORY_DIRS = {"models": "model", "traffic": "traffic", "budgets": "budget", "platforms": "platform",
+                  "load_profiles": "load_profile", "scenarios": "scenario", "sweeps": "sweep"}
 _SKIPPED_DIRS: set[str] = set()
 _SCHEMAS = {"chip": ChipSpec, "model": ModelSpec, "traffic": TrafficSpec, "budget": BudgetSpec,
-            "scenario": ScenarioSpec, "sweep": SweepSpec}
+            "platform": PlatformSpec, "load_profile": LoadProfileSpec, "scenario": ScenarioSpec, "sweep": SweepSpec}
+# the platform of a chip whose spec names none
+DEFAULT_PLATFORM = {"cpu": "cpu-2socket-server"}
+DEFAULT_ACCELERATOR_PLATFORM = "generic-accelerator-server"
+WHOLE_SYSTEM_PLATFORM = "whole-system"   # the chip's price includes its system (price.includes_server)
 ENV_VAR = "INFERSIM_SPECS_PATH"
 
 
@@ -111,6 +118,20 @@ class Library:
 
     def budget(self, budget_id: str) -> BudgetSpec:
         return self._load("budget", budget_id)
+
+    def platform(self, platform_id: str) -> PlatformSpec:
+        return self._load("platform", platform_id)
+
+    def platform_of(self, chip: ChipSpec) -> PlatformSpec:
+        """The platform a chip is deployed in: its spec's `platform`, else a generic one for its kind."""
+        if chip.platform:
+            return self.platform(chip.platform)
+        if chip.price.includes_server:
+            return self.platform(WHOLE_SYSTEM_PLATFORM)
+        return self.platform(DEFAULT_PLATFORM.get(chip.kind, DEFAULT_ACCELERATOR_PLATFORM))
+
+    def load_profile(self, profile_id: str) -> LoadProfileSpec:
+        return self._load("load_profile", profile_id)
 
     def scenario(self, scenario_id: str) -> ScenarioSpec:
         return self._load("scenario", scenario_id)

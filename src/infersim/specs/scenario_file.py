@@ -3,11 +3,12 @@ it is asked about, and the expected shape of the answer. `kind` picks the runner
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from .common import PositiveFloat, Provenance, Strict
+from .price_basis import check_price_basis
 
 ScenarioKind = Literal["pairwise_advantage", "elasticity", "budget_shock", "power_limited", "latency_vs_cost",
                        "request_rate", "tiered"]
@@ -44,7 +45,7 @@ class ScenarioSpec(Strict):
     max_tpot_ms: PositiveFloat | None = None
     budget: str = "central-2025"
     alt_budget: str | None = None                       # budget_shock: the shocked budget
-    price_basis: Literal["auto", "market", "bom"] = "auto"
+    price_basis: Annotated[str, AfterValidator(check_price_basis)] = "owner"   # see specs.price_basis
     site_power_mw: PositiveFloat | None = None           # power_limited
     request_rates_per_s: list[PositiveFloat] = Field(default_factory=list)  # request_rate
     batches: list[int] = Field(default_factory=list)     # latency_vs_cost, elasticity

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
 
 from .common import PositiveFloat, Provenance, Strict
+from .price_basis import check_price_basis
 
 
 class ChipScale(Strict):
@@ -47,7 +50,7 @@ class SweepSpec(Strict):
     input_len: list[int] = Field(default_factory=lambda: [1024])
     output_len: list[int] = Field(default_factory=lambda: [256])
     budget: str = "central-2025"
-    price_basis: str = "auto"
+    price_basis: Annotated[str, AfterValidator(check_price_basis)] = "owner"   # see specs.price_basis
     scale: ChipScale = Field(default_factory=ChipScale)
     budget_scale: BudgetScale = Field(default_factory=BudgetScale)
     reduce: Reduce = Field(default_factory=Reduce)

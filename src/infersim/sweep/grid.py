@@ -64,7 +64,7 @@ def build_grid(lib: Library, spec: SweepSpec) -> Grid:
         chip = lib.chip(cid)
         try:
             p = resolve_precision(chip, spec.weight_dtype, spec.kv_dtype)
-            base_cost, _ = chip_cost_row(chip, spec.price_basis)
+            base_cost = chip_cost_row(chip, lib.platform_of(chip), spec.price_basis).row
         except InfersimError as exc:
             skipped.append((cid, str(exc)))
             continue

@@ -21,7 +21,8 @@ def run_pairwise_advantage(lib: Library, spec: ScenarioSpec, progress=None) -> S
     by_id = {d.chip_id: d for d in deps}
     budget = lib.budget(spec.budget)
     specs = [lib.chip(d.chip_id) for d in deps]
-    samples = monte_carlo_chip_hour(specs, budget, spec.price_basis, spec.samples, spec.seed)
+    platforms = [lib.platform_of(c) for c in specs]
+    samples = monte_carlo_chip_hour(specs, platforms, budget, spec.price_basis, spec.samples, spec.seed).total
     per_mtok = samples * np.array([d.per_chip_hour for d in deps])[None, :]
     col = {d.chip_id: i for i, d in enumerate(deps)}
     lo, hi = ASIC_CLAIM_RANGE
@@ -33,7 +34,7 @@ def run_pairwise_advantage(lib: Library, spec: ScenarioSpec, progress=None) -> S
             adv = 1.0 - per_mtok[:, col[a]] / per_mtok[:, col[g]]
             p10, p50, p90 = np.percentile(adv, [10, 50, 90])
             pa, pg = lib.chip(a), lib.chip(g)
-            tor = tornado([pa, pg], budget, lambda c, fa=by_id[a].per_chip_hour, fg=by_id[g].per_chip_hour:
+            tor = tornado([pa, pg], [lib.platform_of(pa), lib.platform_of(pg)], budget, lambda c, fa=by_id[a].per_chip_hour, fg=by_id[g].per_chip_hour:
                           1.0 - c[0] * fa / (c[1] * fg), spec.price_basis)
             top = tor.head(3)
             for r in tor.itertuples(index=False):

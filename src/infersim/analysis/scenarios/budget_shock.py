@@ -24,7 +24,8 @@ def run_budget_shock(lib: Library, spec: ScenarioSpec, progress=None) -> Scenari
         except InfersimError as exc:
             skipped.append((cid, str(exc)))
             continue
-        row, _ = chip_cost_row(lib.chip(cid), spec.price_basis)
+        chip = lib.chip(cid)
+        row = chip_cost_row(chip, lib.platform_of(chip), spec.price_basis).row
         rows.append({"chip": cid, "chip_kind": base.kind, "priced_from": "bom" if row[L.P_BOM] else "market",
                      "hbm_gb": row[L.P_HBM_GB], "chip_price_usd": base.chip_price_usd,
                      "chip_price_usd_shocked": shock.chip_price_usd,

@@ -58,7 +58,7 @@ def deploy(lib: Library, spec: ScenarioSpec, chip_id: str, budget_id: str | None
     if smallest:
         search_args["num_chips"], _ = min_chips_to_fit(chip, arch, precision, scenario_workload(spec))
     found = search(chip, arch, precision, scenario_workload(spec), **search_args)
-    cost = chip_hour_cost(chip, lib.budget(budget_id or spec.budget), spec.price_basis)
+    cost = chip_hour_cost(chip, lib.budget(budget_id or spec.budget), spec.price_basis, lib.platform_of(chip))
     tok = token_cost(found.best, cost, scenario_workload(spec))
     return Deployment(chip_id, chip.kind, found.best, cost.total_usd_per_hour, tok.usd_per_mtok,
                       usd_per_mtok_per_chip_hour(found.best), cost.site_power_peak_w, cost.site_power_avg_w,

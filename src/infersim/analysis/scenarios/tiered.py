@@ -56,7 +56,7 @@ def run_tiered(lib: Library, spec: ScenarioSpec, progress=None) -> ScenarioResul
         instances = math.ceil(c.rate_per_s / g.rate_per_s)
         at = g.model.at_rate(c.rate_per_s / instances * g.mapping.replicas)
         chips = instances * g.mapping.chips
-        usd_h = chips * chip_hour_cost(chip, budget, spec.price_basis).total_usd_per_hour
+        usd_h = chips * chip_hour_cost(chip, budget, spec.price_basis, lib.platform_of(chip)).total_usd_per_hour
         tokens_h = c.rate_per_s * t.output.mean_tokens * 3600.0
         rows.append({"class": c.name, "chip": c.chip, "rate_per_s": c.rate_per_s, "chips": chips,
                      "mapping": g.mapping.label, "ttft_p99_s": at.ttft_p99_s, "tpot_p99_s": at.tpot_p99_s,
