@@ -71,11 +71,20 @@ def distinct_experts(n_experts, topk, tokens):
     return n_experts * (1 - p_untouched)
 
 
-def op_costs(a, n_seqs, new, past, decode, wb, kvb, ab, tp):
-    """Per-op (flops, bytes, count) per chip for one instance; dict keyed by op name."""
+def busiest_group_seqs(n_seqs, attn_dp):
+    """Sequences on the busiest attention group: an even share, never less than one whole sequence."""
+    return max(n_seqs / attn_dp, min(n_seqs, 1.0))
+
+
+def op_costs(a, n_seqs, new, past, decode, wb, kvb, ab, tp, attn_dp=1, ep=1):
+    """Per-op (flops, bytes, count) per chip for one instance; dict keyed by op name.
+
+    Everything but the routed experts runs on the busiest attention group (tp chips); the routed
+    experts take the whole micro-batch over tp x attn_dp chips (ep ranks x expert TP)."""
     g = lambda f: a[f]  # noqa: E731
     d = g(L.A_HIDDEN)
-    n = n_seqs * new
+    seqs = busiest_group_seqs(n_seqs, attn_dp)
+    n = seqs * new
     layers = g(L.A_N_LAYERS)
     shard = min(tp, g(L.A_KV_SHARD_MAX))
     ops = {}
@@ -89,8 +98,8 @@ def op_costs(a, n_seqs, new, past, decode, wb, kvb, ab, tp):
     for name, lay, win in (("attention", layers - nwin, 0.0), ("attention_window", nwin, g(L.A_WINDOW))):
         if lay > 0:
             cached = past if win <= 0 else min(past, win)
-            ops[name] = (2 * dim * n_seqs * context_sum(past, new, win) / tp,
-                         n_seqs * (cached + new) * kv_tok + n * kv_tok + io, lay)
+            ops[name] = (2 * dim * seqs * context_sum(past, new, win) / tp,
+                         seqs * (cached + new) * kv_tok + n * kv_tok + io, lay)
     ops["o_proj"] = (2 * n * g(L.A_O_PARAMS) / tp,
                      g(L.A_O_PARAMS) * wb / tp + n * (g(L.A_O_IN) / tp + d) * ab, layers)
     if g(L.A_N_DENSE_LAYERS) > 0:
@@ -99,39 +108,44 @@ def op_costs(a, n_seqs, new, past, decode, wb, kvb, ab, tp):
                       g(L.A_N_DENSE_LAYERS))
     moe = g(L.A_N_MOE_LAYERS)
     if moe > 0:
-        e, k, pe = g(L.A_N_EXPERTS), g(L.A_TOPK), g(L.A_EXPERT_PARAMS)
-        act = (2 * d + 3 * g(L.A_EXPERT_FFN)) / tp * ab
+        e, k, pe, f = g(L.A_N_EXPERTS), g(L.A_TOPK), g(L.A_EXPERT_PARAMS), g(L.A_EXPERT_FFN)
+        chips = tp * attn_dp                 # the routed experts of a stage are spread over these
+        etp = chips / ep                     # chips one expert is split over
+        tokens = n_seqs * new                # every token of the micro-batch reaches the experts
+        mine = distinct_experts(e, k, tokens) / ep
         ops["moe_router"] = (2 * n * d * e, d * e * wb + n * d * ab, moe)
-        ops["moe_experts"] = (2 * n * k * pe / tp, distinct_experts(e, k, n) * pe * wb / tp + n * k * act, moe)
+        ops["moe_experts"] = (2 * tokens * k * pe / chips,
+                              mine * pe * wb / etp + tokens * k / ep * (2 * d + 3 * f / etp) * ab, moe)
         s = g(L.A_N_SHARED)
         if s > 0:
-            ops["moe_shared_experts"] = (2 * n * s * pe / tp, s * pe * wb / tp + n * s * act, moe)
+            ops["moe_shared_experts"] = (2 * n * s * pe / tp, s * pe * wb / tp + n * s * (2 * d + 3 * f / tp) * ab, moe)
     ops["norm_elementwise"] = (12.0 * n * d, 8.0 * n * d * ab, layers)
     v = g(L.A_VOCAB)
-    ops["lm_head"] = (2 * n_seqs * d * v / tp, d * v * wb / tp + n_seqs * d * ab + n_seqs * v / tp * 4.0, 1.0)
+    ops["lm_head"] = (2 * seqs * d * v / tp, d * v * wb / tp + seqs * d * ab + seqs * v / tp * 4.0, 1.0)
     return ops
 
 
-def step_time(a, c, n_seqs, new, past, decode, wb, kvb, ab, tp, pp, ep):
+def step_time(a, c, n_seqs, new, past, decode, wb, kvb, ab, tp, pp, ep, attn_dp=1):
     """(total seconds, {op: (time per instance, bound, count)}) of one micro-batch through all stages."""
     eff_c = c[L.C_EFF_DECODE] if decode else c[L.C_EFF_PREFILL]
     table = {}
-    for name, (f, b, cnt) in op_costs(a, n_seqs, new, past, decode, wb, kvb, ab, tp).items():
+    for name, (f, b, cnt) in op_costs(a, n_seqs, new, past, decode, wb, kvb, ab, tp, attn_dp, ep).items():
         t, bound = roofline(f, b, c[L.C_PEAK_FLOPS], c[L.C_MEM_BW], eff_c, c[L.C_EFF_MEM], c[L.C_OVERLAP_LOSS])
         table[name] = (t, bound, cnt)
-    n = n_seqs * new
+    n = busiest_group_seqs(n_seqs, attn_dp) * new
     msg = n * a[L.A_HIDDEN] * ab
     net = (c[L.C_UP_DOMAIN], c[L.C_UP_BW], c[L.C_UP_LAT_S], c[L.C_OUT_BW], c[L.C_OUT_LAT_S])
     if tp > 1:
         bw, lat = link(tp, *net)
-        cnt = a[L.A_N_LAYERS] + a[L.A_N_DENSE_LAYERS] + (a[L.A_N_MOE_LAYERS] if ep <= 1 else 0)
+        cnt = a[L.A_N_LAYERS] + a[L.A_N_DENSE_LAYERS] + a[L.A_N_MOE_LAYERS]
         table["tp_allreduce"] = (allreduce(msg, tp, bw, lat, c[L.C_EFF_NET]), NETWORK, cnt)
-    if ep > 1 and a[L.A_N_MOE_LAYERS] > 0:
-        bw, lat = link(ep, *net)
-        share = n / ep * a[L.A_TOPK] * a[L.A_HIDDEN] * ab
-        table["ep_alltoall"] = (2 * alltoall(share, ep, bw, lat, c[L.C_EFF_NET]), NETWORK, a[L.A_N_MOE_LAYERS])
+    if attn_dp > 1 and a[L.A_N_MOE_LAYERS] > 0:
+        bw, lat = link(tp * attn_dp, *net)
+        share = n / tp * a[L.A_TOPK] * a[L.A_HIDDEN] * ab
+        table["ep_alltoall"] = (2 * alltoall(share, tp * attn_dp, bw, lat, c[L.C_EFF_NET]), NETWORK,
+                                a[L.A_N_MOE_LAYERS])
     if pp > 1:
-        bw, lat = link(tp * pp, *net)
+        bw, lat = link(tp * attn_dp * pp, *net)
         table["pp_sendrecv"] = (p2p(msg / tp, bw, lat, c[L.C_EFF_NET]), NETWORK, pp - 1)
     total = sum(t * cnt for t, _, cnt in table.values())
     return total, table
@@ -145,29 +159,36 @@ def kv_bytes_per_seq(a, ctx, kvb):
     return sum(per_layer_tokens) * a[L.A_KV_ELEMS] * kvb
 
 
-def evaluate(a, c, tp, pp, ep, batch, inp, outp, wb, kvb, ab, reps, chunk):
+def weights_per_chip(a, tp, pp, attn_dp, wb):
+    """Routed experts over the tp x attn_dp chips of a stage; every other weight over tp."""
+    routed = a[L.A_N_MOE_LAYERS] * a[L.A_N_EXPERTS] * a[L.A_EXPERT_PARAMS]
+    return ((a[L.A_TOTAL_PARAMS] - routed) / tp + routed / (tp * attn_dp)) * wb / pp
+
+
+def evaluate(a, c, tp, pp, ep, batch, inp, outp, wb, kvb, ab, reps, chunk, attn_dp=1):
     """dict of results for one configuration, following the model's definitions."""
     usable = c[L.C_MEM_BYTES] * c[L.C_USABLE_FRAC]
-    weights = a[L.A_TOTAL_PARAMS] * wb / (tp * pp)
+    weights = weights_per_chip(a, tp, pp, attn_dp, wb)
     shard = min(tp, a[L.A_KV_SHARD_MAX])
     kv_seq = kv_bytes_per_seq(a, inp + outp, kvb) / (pp * shard)
     ffn = max(a[L.A_DENSE_FFN], a[L.A_TOPK] * a[L.A_EXPERT_FFN])
     per_tok = (4 * a[L.A_HIDDEN] + 3 * ffn / tp) * ab
     chunk_tokens = inp if chunk <= 0 else min(chunk, inp)
     chunk_tokens = max(1, min(chunk_tokens, math.floor(0.10 * usable / per_tok)))  # <= 10 % of memory
-    per_seq = kv_seq + per_tok + a[L.A_VOCAB] / tp * 4.0
+    per_seq = (kv_seq + per_tok + a[L.A_VOCAB] / tp * 4.0) / attn_dp   # a sequence lives in one of attn_dp groups
     free = usable - weights - chunk_tokens * per_tok
     max_batch = math.floor(free / per_seq) if free > 0 else 0
     b = batch if batch > 0 else max_batch
     res = {"max_batch": max_batch, "fits": 1 <= b <= max_batch}
     if not res["fits"]:
         return res
-    t_pf, table_pf = step_time(a, c, 1, inp, 0, False, wb, kvb, ab, tp, pp, ep)
+    # prefill: one prompt per attention group, together
+    t_pf, table_pf = step_time(a, c, attn_dp, inp, 0, False, wb, kvb, ab, tp, pp, ep, attn_dp)
     hops = table_pf["pp_sendrecv"][0] * table_pf["pp_sendrecv"][2] if pp > 1 else 0.0
     micro = min(b, pp)
-    t_dec, _ = step_time(a, c, b / micro, 1, inp + (outp - 1) / 2, True, wb, kvb, ab, tp, pp, ep)
+    t_dec, _ = step_time(a, c, b / micro, 1, inp + (outp - 1) / 2, True, wb, kvb, ab, tp, pp, ep, attn_dp)
     tpot = t_dec + c[L.C_OVERHEAD_S]
-    busy = (t_pf - hops) / pp + c[L.C_PREFILL_OVERHEAD_S]
+    busy = ((t_pf - hops) / pp + c[L.C_PREFILL_OVERHEAD_S]) / attn_dp   # per prompt
     cycle = max(outp - 1, 0) * tpot + b * busy  # decode steps plus the prefills of the batch
     replica = b * outp / cycle
     res.update(batch=b, ttft_s=t_pf + c[L.C_PREFILL_OVERHEAD_S], tpot_s=tpot, system_tok_s=replica * reps,

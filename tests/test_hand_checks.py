@@ -93,6 +93,14 @@ def test_rubin_cpx_prefill_turns_compute_bound_only_at_long_prompts(lib):
     assert bounds[512] == "memory" and bounds[32768] == "compute"
 
 
+def _dep(tp=1.0, pp=1.0, attn_dp=1.0, ep=1.0, w_bytes=2.0, kv_bytes=2.0, act_bytes=2.0):
+    """A deployment row (D_* fields) for direct kernel calls."""
+    row = np.zeros(L.D_FIELDS)
+    row[L.D_TP], row[L.D_PP], row[L.D_ATTN_DP], row[L.D_EP] = tp, pp, attn_dp, ep
+    row[L.D_W_BYTES], row[L.D_KV_BYTES], row[L.D_ACT_BYTES] = w_bytes, kv_bytes, act_bytes
+    return row
+
+
 @pytest.mark.parametrize("model", ["llama-3.1-70b", "llama-2-7b", "mixtral-8x7b", "deepseek-r1", "gpt-oss-120b",
                                    "qwen3-235b-a22b", "gemma-7b"])
 def test_decode_flops_per_token_is_twice_active_params(lib, model):
@@ -102,7 +110,7 @@ def test_decode_flops_per_token_is_twice_active_params(lib, model):
     spec_arch = lib.architecture(model)
     a = pack_architecture(spec_arch)
     flops, nbytes, count = np.zeros(L.N_OPS), np.zeros(L.N_OPS), np.zeros(L.N_OPS)
-    op_costs_nb(a, 1.0, 1.0, 0.0, True, 1.0, 1.0, 2.0, 1.0, flops, nbytes, count)
+    op_costs_nb(a, _dep(w_bytes=1.0, kv_bytes=1.0), 1.0, 1.0, 0.0, True, flops, nbytes, count)
     linear = [L.OP_QKV, L.OP_O_PROJ, L.OP_MLP, L.OP_ROUTER, L.OP_EXPERTS, L.OP_SHARED_EXPERTS, L.OP_LM_HEAD]
     per_token = sum(flops[i] * count[i] for i in linear)
     active = spec_arch.active_params(count_input_embedding=False)
@@ -118,7 +126,7 @@ def test_tiny_model_operator_costs_by_hand():
                                       vocab_size=1000))
     a = pack_architecture(arch)
     f, b, c = np.zeros(L.N_OPS), np.zeros(L.N_OPS), np.zeros(L.N_OPS)
-    op_costs_nb(a, 1.0, 1.0, 10.0, True, 2.0, 2.0, 2.0, 1.0, f, b, c)
+    op_costs_nb(a, _dep(w_bytes=2.0, kv_bytes=2.0), 1.0, 1.0, 10.0, True, f, b, c)
     # qkv: 64 x (4 + 2 + 2) x 16 = 8,192 weights -> 16,384 FLOP;
     # bytes = 8,192 x 2 (weights) + 64 x 2 (input) + 128 x 2 (q, k, v out) = 16,768
     assert (f[L.OP_QKV], b[L.OP_QKV], c[L.OP_QKV]) == (16_384, 16_768, 2)
@@ -178,3 +186,47 @@ def test_lpu_needs_hundreds_of_chips_for_llama2_70b(lib):
     assert lpu.user_tokens_per_s > 1.5 * gpu_best.user_tokens_per_s
     assert lpu.mapping.chips >= 50 * gpu_best.mapping.chips
     assert lpu.tokens_per_s_per_chip < gpu_best.tokens_per_s_per_chip / 10
+
+
+def test_attention_dp_splits_mla_kv_by_sequence_and_tp_replicates_it(lib):
+    # DeepSeek-R1 (MLA): one latent vector per token per layer, (512 + 64) x 1 B (fp8) = 576 B;
+    # 61 layers; 1024 + 256 tokens -> 1280 x 61 x 576 = 44,974,080 B per sequence.
+    # 8 x H200, batch 64 per replica:
+    #   tp8 ep8 (attention TP): every chip holds the latent KV of all 64 sequences (replicated, as
+    #   engines do): 64 x 44,974,080 = 2,878,341,120 B per chip;
+    #   tp1 dp8 ep8 (attention DP): each chip holds its 8 sequences: 359,792,640 B per chip.
+    # Weights: routed experts 58 layers x 256 x (3 x 7168 x 2048 = 44,040,192) = 653,908,770,816
+    # parameters, spread over all 8 chips in both; the rest (total - routed) over tp: 8 or 1.
+    chip, arch = lib.chip("nvidia-h200-sxm"), lib.architecture("deepseek-r1")
+    p = resolve_precision(chip, "fp8", "fp8")
+    w = Workload(1024, 256)
+    tp8 = evaluate(chip, arch, p, Mapping(tp=8, ep=8), w, batch=64)
+    dp8 = evaluate(chip, arch, p, Mapping(tp=1, ep=8, attn_dp=8), w, batch=64)
+    assert tp8.kv_bytes_per_chip == pytest.approx(2_878_341_120, rel=1e-12)
+    assert dp8.kv_bytes_per_chip == pytest.approx(359_792_640, rel=1e-12)
+    routed = 653_908_770_816
+    total = arch.total_params()
+    assert tp8.weight_bytes_per_chip == pytest.approx(total / 8, rel=1e-12)
+    assert dp8.weight_bytes_per_chip == pytest.approx(total - routed + routed / 8, rel=1e-12)
+    assert Mapping(tp=1, ep=8, attn_dp=8).chips == 8 and Mapping(tp=8, ep=64, attn_dp=8).chips == 64
+
+
+def test_mapping_labels_use_the_engines_vocabulary():
+    assert Mapping(tp=8, ep=64, attn_dp=8).label == "tp8 dp8 ep64"
+    assert Mapping(tp=8).label == "tp8"
+    assert Mapping(tp=1, pp=2, replicas=3).label == "tp1 pp2 x3"
+    assert Mapping(tp=2, ep=4, attn_dp=4).expert_tp == 2
+
+
+@pytest.mark.parametrize("mapping, model, says", [
+    (Mapping(tp=8, ep=3), "deepseek-r1", "ep=3 must divide"),
+    (Mapping(tp=1, ep=512, attn_dp=512), "deepseek-r1", "at most the 256 experts"),
+    (Mapping(tp=1, attn_dp=4), "llama-3.1-70b", "use replicas = 4"),
+    (Mapping(tp=8, ep=8), "llama-3.1-70b", "has no experts"),
+])
+def test_mapping_mistakes_say_how_to_fix_them(lib, mapping, model, says):
+    from infersim.errors import InfersimError
+    from infersim.model.configuration import check_mapping
+
+    with pytest.raises(InfersimError, match=says):
+        check_mapping(lib.chip("nvidia-h100-sxm"), lib.architecture(model), mapping)

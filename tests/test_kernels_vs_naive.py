@@ -61,6 +61,12 @@ def test_distinct_experts_matches_naive():
         assert _close(ops.distinct_experts_nb(e, k, n), naive.distinct_experts(e, k, n))
 
 
+def _dep(tp, pp, attn_dp, ep, wb, kvb, ab):
+    row = np.zeros(L.D_FIELDS)
+    row[[L.D_TP, L.D_PP, L.D_ATTN_DP, L.D_EP, L.D_W_BYTES, L.D_KV_BYTES, L.D_ACT_BYTES]] = tp, pp, attn_dp, ep, wb, kvb, ab
+    return row
+
+
 def _random_inputs(lib, model):
     arch = pack_architecture(lib.architecture(model))
     n_seqs = float(RNG.integers(1, 300))
@@ -81,18 +87,20 @@ def test_op_costs_and_step_match_naive(lib, model):
     for _ in range(40):
         a, n_seqs, new, past, decode, wb, kvb, ab, tp = _random_inputs(lib, model)
         pp = float(RNG.integers(1, 5))
-        ep = tp if (a[L.A_N_MOE_LAYERS] > 0 and RNG.random() < 0.5) else 1.0
-        ops.op_costs_nb(a, n_seqs, new, past, decode, wb, kvb, ab, tp, flops, nbytes, count)
-        twin = naive.op_costs(a, n_seqs, new, past, decode, wb, kvb, ab, tp)
+        moe = a[L.A_N_MOE_LAYERS] > 0
+        attn_dp = float(RNG.choice([1, 2, 4, 16])) if moe else 1.0
+        ep = float(RNG.choice([1.0, tp * attn_dp, attn_dp])) if moe else 1.0
+        dep = _dep(tp, pp, attn_dp, ep, wb, kvb, ab)
+        ops.op_costs_nb(a, dep, n_seqs, new, past, decode, flops, nbytes, count)
+        twin = naive.op_costs(a, n_seqs, new, past, decode, wb, kvb, ab, tp, attn_dp, ep)
         for i, name in enumerate(L.OP_NAMES):
             if name in twin:
                 f, b, c = twin[name]
                 assert _close(flops[i], f) and _close(nbytes[i], b) and count[i] == c, name
             else:
                 assert count[i] == 0, name
-        total = step_time_nb(a, chip, n_seqs, new, past, decode, wb, kvb, ab, tp, pp, ep,
-                             flops, nbytes, count, times, bounds, bt)
-        total2, table = naive.step_time(a, chip, n_seqs, new, past, decode, wb, kvb, ab, tp, pp, ep)
+        total = step_time_nb(a, chip, dep, n_seqs, new, past, decode, flops, nbytes, count, times, bounds, bt)
+        total2, table = naive.step_time(a, chip, n_seqs, new, past, decode, wb, kvb, ab, tp, pp, ep, attn_dp)
         assert _close(total, total2)
         for i, name in enumerate(L.OP_NAMES):
             if name in table:
@@ -117,7 +125,9 @@ def test_evaluate_matches_naive(lib, model):
         row[L.K_CHIP] = RNG.integers(0, 2)
         row[L.K_TP] = RNG.choice([1, 2, 4, 8])
         row[L.K_PP] = RNG.integers(1, 9)
-        row[L.K_EP] = row[L.K_TP] if (arch[L.A_N_MOE_LAYERS] > 0 and RNG.random() < 0.5) else 1
+        moe = arch[L.A_N_MOE_LAYERS] > 0
+        row[L.K_ATTN_DP] = RNG.choice([1, 2, 8]) if moe else 1
+        row[L.K_EP] = RNG.choice([1, row[L.K_TP] * row[L.K_ATTN_DP]]) if moe else 1
         row[L.K_BATCH] = RNG.choice([0, 1, 7, 64, 300])
         row[L.K_INPUT_LEN] = RNG.integers(1, 8000)
         row[L.K_OUTPUT_LEN] = RNG.integers(1, 2000)
@@ -135,7 +145,7 @@ def test_evaluate_matches_naive(lib, model):
         c = chips[int(row[L.K_CHIP])]
         twin = naive.evaluate(arch, c, row[L.K_TP], row[L.K_PP], row[L.K_EP], row[L.K_BATCH], row[L.K_INPUT_LEN],
                               row[L.K_OUTPUT_LEN], row[L.K_W_BYTES], row[L.K_KV_BYTES], row[L.K_ACT_BYTES],
-                              row[L.K_REPLICAS], row[L.K_PREFILL_CHUNK])
+                              row[L.K_REPLICAS], row[L.K_PREFILL_CHUNK], row[L.K_ATTN_DP])
         assert r[L.R_MAX_BATCH] == twin["max_batch"]
         assert (r[L.R_FITS] == 1.0) == twin["fits"]
         if twin["fits"]:

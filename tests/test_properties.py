@@ -25,18 +25,22 @@ configs = st.fixed_dictionaries({
     "tp": st.sampled_from([1.0, 2.0, 4.0, 8.0]),
     "pp": st.integers(1, 4).map(float),
     "ep_is_tp": st.booleans(),
+    "attn_dp": st.sampled_from([1.0, 2.0, 8.0]),
 })
 
 
 def _time(c, chip=CHIP, **over):
     c = {**c, **over}
     a = ARCHS[c["model"]]
-    ep = c["tp"] if (c["ep_is_tp"] and a[L.A_N_MOE_LAYERS] > 0) else 1.0
+    moe = a[L.A_N_MOE_LAYERS] > 0
+    ep = c["tp"] * c["attn_dp"] if (moe and (c["ep_is_tp"] or c["attn_dp"] > 1)) else 1.0
     scratch = [np.zeros(L.N_OPS) for _ in range(4)]
     bounds, bt = np.zeros(L.N_OPS, dtype=np.int64), np.zeros(3)
     decode = c["new"] == 1.0
-    total = step_time_nb(a, chip, c["n_seqs"], c["new"], c["past"], decode, c["wb"], c["kvb"], 2.0, c["tp"],
-                         c["pp"], ep, *scratch, bounds, bt)
+    dep = np.zeros(L.D_FIELDS)
+    dep[[L.D_TP, L.D_PP, L.D_ATTN_DP, L.D_EP, L.D_W_BYTES, L.D_KV_BYTES, L.D_ACT_BYTES]] = (
+        c["tp"], c["pp"], c["attn_dp"] if a[L.A_N_MOE_LAYERS] > 0 else 1.0, ep, c["wb"], c["kvb"], 2.0)
+    total = step_time_nb(a, chip, dep, c["n_seqs"], c["new"], c["past"], decode, *scratch, bounds, bt)
     flops, nbytes, count = scratch[0], scratch[1], scratch[2]
     return total, flops, nbytes, count
 
@@ -91,6 +95,7 @@ def test_capacity_falls_with_context_and_grows_with_memory(model, inp, outp, gro
     cfg[:, L.K_TP] = 8
     cfg[:, L.K_PP] = 2
     cfg[:, L.K_EP] = 1
+    cfg[:, L.K_ATTN_DP] = 1
     cfg[:, L.K_INPUT_LEN] = inp
     cfg[:, L.K_OUTPUT_LEN] = outp
     cfg[:, L.K_W_BYTES] = 1.0

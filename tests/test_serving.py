@@ -31,16 +31,17 @@ def test_mixed_iteration_reduces_to_the_step_model(lib):
     s = new_scratch()
     f, b, cnt, t = (np.zeros(L.N_OPS) for _ in range(4))
     bounds, bt = np.zeros(L.N_OPS, dtype=np.int64), np.zeros(3)
-    args = (1.0, 1.0, 2.0, 4.0, 1.0, 1.0)
+    dep = np.zeros(L.D_FIELDS)
+    dep[[L.D_TP, L.D_PP, L.D_ATTN_DP, L.D_EP, L.D_W_BYTES, L.D_KV_BYTES, L.D_ACT_BYTES]] = 4.0, 1.0, 1.0, 1.0, 1.0, 1.0, 2.0
     # a pure prefill iteration is the prefill step; a pure decode one the decode step
-    assert mixed_step_time_nb(a, c, 0.0, 0.0, 1024.0, 0.0, *args, s) == pytest.approx(
-        step_time_nb(a, c, 1.0, 1024.0, 0.0, False, *args, f, b, cnt, t, bounds, bt), rel=1e-12)
-    assert mixed_step_time_nb(a, c, 64.0, 1000.0, 0.0, 0.0, *args, s) == pytest.approx(
-        step_time_nb(a, c, 64.0, 1.0, 1000.0, True, *args, f, b, cnt, t, bounds, bt), rel=1e-4)
+    assert mixed_step_time_nb(a, c, dep, 0.0, 0.0, 1024.0, 0.0, s) == pytest.approx(
+        step_time_nb(a, c, dep, 1.0, 1024.0, 0.0, False, f, b, cnt, t, bounds, bt), rel=1e-12)
+    assert mixed_step_time_nb(a, c, dep, 64.0, 1000.0, 0.0, 0.0, s) == pytest.approx(
+        step_time_nb(a, c, dep, 64.0, 1.0, 1000.0, True, f, b, cnt, t, bounds, bt), rel=1e-4)
     # mixing shares the weight read: cheaper than the two steps run apart
-    both = mixed_step_time_nb(a, c, 64.0, 1000.0, 512.0, 0.0, *args, s)
-    apart = (step_time_nb(a, c, 64.0, 1.0, 1000.0, True, *args, f, b, cnt, t, bounds, bt)
-             + step_time_nb(a, c, 1.0, 512.0, 0.0, False, *args, f, b, cnt, t, bounds, bt))
+    both = mixed_step_time_nb(a, c, dep, 64.0, 1000.0, 512.0, 0.0, s)
+    apart = (step_time_nb(a, c, dep, 64.0, 1.0, 1000.0, True, f, b, cnt, t, bounds, bt)
+             + step_time_nb(a, c, dep, 1.0, 512.0, 0.0, False, f, b, cnt, t, bounds, bt))
     assert both < apart
 
 

@@ -153,12 +153,13 @@ def compare(model, chips=None, *, library: Library | None = None, traffic=None, 
 
 
 def evaluate(model, chip, *, library: Library | None = None, tp: int | None = None, pp: int = 1, ep: int = 1,
-             dp: int = 1, num_chips: int | None = None, batch: int | None = None, traffic=None,
+             dp: int = 1, attn_dp: int = 1, num_chips: int | None = None, batch: int | None = None, traffic=None,
              input_len: int | None = None, output_len: int | None = None, weight_dtype: str = "bf16",
              kv_dtype: str | None = None, compute_dtype: str | None = None, objective: str = "throughput",
              budget=DEFAULT_BUDGET, price_basis: str = "owner") -> pd.DataFrame:
     """One configuration of one chip, with its cost: a one-row DataFrame (the columns of
-    `compare`). With `tp` the mapping is TP x PP x EP, `dp` replicas, at `batch` (default: the
+    `compare`). With `tp` the mapping is attention TP x PP x attention DP (`attn_dp`) with experts
+    over `ep` ranks, `dp` replicas, at `batch` (default: the
     largest that fits); without, the best mapping for `objective` is searched on `num_chips`
     (default: the chip counts of `compare`).
 
@@ -184,12 +185,13 @@ def evaluate(model, chip, *, library: Library | None = None, tp: int | None = No
                        _targets(t, None, None))
         result, need, counts = found.best, found.min_chips, found.chip_counts
     else:
-        result = _evaluate(spec, arch, precision, Mapping(tp=tp, pp=pp, ep=ep, replicas=dp), workload, batch or 0)
+        mapping = Mapping(tp=tp, pp=pp, ep=ep, replicas=dp, attn_dp=attn_dp)
+        result = _evaluate(spec, arch, precision, mapping, workload, batch or 0)
         if not result.fits:
-            raise InfersimError(f"{arch.id} does not fit TP{tp} PP{pp} EP{ep} on {spec.id} at batch {batch or 1}: "
+            raise InfersimError(f"{arch.id} does not fit {mapping.label} on {spec.id} at batch {batch or 1}: "
                                 f"raise tp or pp, or lower the batch")
         need, _ = min_chips_to_fit(spec, arch, precision, workload)
-        counts = (tp * pp * dp,)
+        counts = (mapping.chips,)
     return pd.DataFrame([priced_record(result, spec, workload, need, counts, _budget(lib, budget), price_basis,
                                        lib.platform_of(spec))])
 

@@ -83,30 +83,20 @@ def _int(row, col, default=None):
     return default if v is None else int(v)
 
 
-def _ep_of(arch, tp: int, ep: int | None, where: str) -> int:
-    if ep is None or ep == 1:
-        return 1
-    if ep == tp and arch.is_moe:
-        return ep
-    raise Skip(f"{where}ep {ep} with {where}tp {tp} is not modelled (expert parallelism is 1 or equal to tp)"
-               if arch.is_moe else f"{where}ep {ep} but {arch.id} has no experts")
-
-
 def given_mapping(chip: ChipSpec, arch, precision, workload: Workload, row, chips: int, where: str = "") -> Mapping:
-    """The row's own mapping on `chips` chips; Skip if it is not modelled or does not hold the model."""
+    """The row's own mapping on `chips` chips (attention tp x pp x attn_dp per replica, experts over
+    ep ranks, as schema revision 3 defines them); Skip if it does not hold the model."""
     tp, pp = _int(row, f"{where}tp"), _int(row, f"{where}pp", 1)
     attn_dp = _int(row, f"{where}attn_dp", 1)
-    if attn_dp > 1:
-        raise Skip(f"{where}attn_dp {attn_dp}: attention data parallelism is not modelled yet")
-    ep = _ep_of(arch, tp, _int(row, f"{where}ep"), where)
-    m = Mapping(tp=tp, pp=pp, ep=ep, replicas=max(1, chips // (tp * pp)))
+    ep = _int(row, f"{where}ep", 1)
+    m = Mapping(tp=tp, pp=pp, ep=ep, replicas=max(1, chips // (tp * pp * attn_dp)), attn_dp=attn_dp)
     try:
         check_mapping(chip, arch, m)
     except InfersimError as exc:
         raise Skip(f"the row's mapping {m.label}: {exc}") from None
     fit = evaluate(chip, arch, precision, m, workload, batch=1)
     if not fit.fits:
-        raise Skip(f"the row's mapping TP{tp} PP{pp} does not hold {arch.id} ({precision.weight_dtype}) on "
+        raise Skip(f"the row's mapping {m.label} does not hold {arch.id} ({precision.weight_dtype}) on "
                    f"{chip.id} per the spec files")
     return m
 

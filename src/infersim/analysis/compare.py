@@ -22,7 +22,7 @@ from ..specs.platform import PlatformSpec
 from ..specs.model_arch import Architecture
 
 COLUMNS = [
-    "chip", "model", "num_chips", "tp", "pp", "ep", "dp", "batch", "ttft_s", "tpot_s",
+    "chip", "model", "num_chips", "mapping", "tp", "pp", "attn_dp", "ep", "dp", "batch", "ttft_s", "tpot_s",
     "user_tokens_per_s", "system_tokens_per_s", "tokens_per_s_per_chip", "decode_bound",
     "prefill_bound", "weight_dtype", "kv_dtype", "compute_dtype", "weight_only", "max_batch",
     "memory_used_fraction", "input_len", "output_len", "chip_kind", "min_chips", "chip_counts_tried",
@@ -40,7 +40,8 @@ RANK_BY = {"usd_per_mtok": True, "tokens_per_s_per_chip": False, "user_tokens_pe
 def result_record(r: Result, kind: str, workload: Workload, min_chips: int) -> dict:
     m = r.mapping
     return {
-        "chip": r.chip, "model": r.model, "num_chips": m.chips, "tp": m.tp, "pp": m.pp, "ep": m.ep,
+        "chip": r.chip, "model": r.model, "num_chips": m.chips, "mapping": m.label, "tp": m.tp, "pp": m.pp,
+        "attn_dp": m.attn_dp, "ep": m.ep,
         "dp": m.replicas, "batch": r.batch, "ttft_s": r.ttft_s, "tpot_s": r.tpot_s,
         "user_tokens_per_s": r.user_tokens_per_s, "system_tokens_per_s": r.system_tokens_per_s,
         "tokens_per_s_per_chip": r.tokens_per_s_per_chip, "decode_bound": r.decode_bound,

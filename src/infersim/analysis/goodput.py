@@ -22,7 +22,7 @@ def goodput_search(chip: ChipSpec, arch: Architecture, precision: Precision, wor
     """The mapping with the most goodput per chip over the chip counts of the default search (or
     `num_chips`), and the counts tried."""
     need, _ = min_chips_to_fit(chip, arch, precision, workload)
-    counts = tuple(chip_counts(chip, need, num_chips))
+    counts = tuple(chip_counts(chip, need, num_chips, arch.is_moe))
     mappings = [m for n in counts for m in candidate_mappings(chip, arch, n, need)]
     return best_goodput(chip, arch, precision, mappings, inputs, outputs, max_ttft_s, max_tpot_s), counts
 
@@ -36,8 +36,8 @@ def goodput_record(g: Goodput, chip: ChipSpec, arch: Architecture, precision: Pr
     r = g.at_goodput
     row = {
         "chip": chip.id, "model": arch.id, "weight_dtype": precision.weight_dtype, "kv_dtype": precision.kv_dtype,
-        "compute_dtype": precision.compute_dtype, "num_chips": g.mapping.chips, "tp": g.mapping.tp,
-        "pp": g.mapping.pp, "ep": g.mapping.ep, "dp": g.mapping.replicas,
+        "compute_dtype": precision.compute_dtype, "num_chips": g.mapping.chips, "mapping": g.mapping.label,
+        "tp": g.mapping.tp, "pp": g.mapping.pp, "attn_dp": g.mapping.attn_dp, "ep": g.mapping.ep, "dp": g.mapping.replicas,
         "chip_counts_tried": ",".join(str(n) for n in counts),
         "goodput_requests_per_s": g.rate_per_s, "capacity_requests_per_s": g.capacity_per_s,
         "output_tokens_per_s": r.output_tokens_per_s, "output_tokens_per_s_per_chip": g.output_tokens_per_s_per_chip,

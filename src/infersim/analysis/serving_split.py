@@ -36,7 +36,7 @@ def compare_serving(lib: Library, model: str, prefill_chips: list[str], decode_c
             prec[cid] = resolve_precision(chip, weight_dtype, kv_dtype)
             cost[cid] = chip_hour_cost(chip, budget, price_basis, lib.platform_of(chip)).total_usd_per_hour
             need, _ = min_chips_to_fit(chip, arch, prec[cid], w)
-            maps[cid] = [m for n in chip_counts(chip, need, None) for m in candidate_mappings(chip, arch, n, need)]
+            maps[cid] = [m for n in chip_counts(chip, need, None, arch.is_moe) for m in candidate_mappings(chip, arch, n, need)]
         except InfersimError as exc:
             skipped.append((cid, str(exc)))
     o = outputs.mean_tokens

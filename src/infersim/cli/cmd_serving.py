@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 from .. import units
 from ..errors import InfersimError
@@ -94,7 +95,7 @@ def cmd_disagg(args: argparse.Namespace) -> int:
 def cmd_speculate(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from ..model.configuration import Mapping, resolve_precision
+    from ..model.configuration import resolve_precision
     from ..model.speculative import speculative_decode
     from ..report.tables import render
 
@@ -110,7 +111,7 @@ def cmd_speculate(args: argparse.Namespace) -> int:
     workload = workload_of(args, lib)
     args.objective = "latency"
     _, _, _, _, best = search_one(args, lib)
-    mapping = Mapping(best.mapping.tp, best.mapping.pp, best.mapping.ep)
+    mapping = dataclasses.replace(best.mapping, replicas=1)
     batch = args.batch or 1
     rows = []
     for k in range(1, args.max_k + 1):

@@ -1,7 +1,7 @@
 """The design-space sweep kernel: prefill + decode + cost for every point of a cartesian grid.
 
 Axes (outer to inner): chip row, model row, budget row, tp, pp, input length, output length, batch.
-Expert parallelism is 1 (experts split by tensor parallelism) in sweeps.
+Sweeps have no attention DP and no expert parallelism (experts split by tensor parallelism).
 A point is found from its flat index by mixed-radix decoding; nothing is materialised. The batch
 axis is innermost: memory accounting and the prefill pass of an outer configuration are computed
 once and reused for all its batches. Parallel over chunks of outer configurations.
@@ -12,7 +12,10 @@ from numba import njit, prange
 
 from .chip_cost import chip_hour_cost_nb
 from .config import JIT, JIT_PARALLEL
-from .layout import C_OVERHEAD_S, C_PREFILL_OVERHEAD_S, CC_FIELDS, N_OPS, OP_PP_SENDRECV
+from .layout import (
+    C_OVERHEAD_S, C_PREFILL_OVERHEAD_S, CC_FIELDS, D_ACT_BYTES, D_ATTN_DP, D_EP, D_FIELDS, D_KV_BYTES, D_PP, D_TP,
+    D_W_BYTES, N_OPS, OP_PP_SENDRECV,
+)
 from .step import dominant_bound_nb, memory_per_chip_nb, step_time_nb
 
 S_FITS = 0
@@ -50,7 +53,7 @@ def decode_outer_nb(i, n_model, n_budget, n_tp, n_pp, n_in, n_out):
 
 @njit(**JIT)
 def sweep_outer_nb(archs, chips, chip_costs, budgets, tps, pps, inputs, outputs, batches, w_bytes, kv_bytes, act_bytes,
-                   prefill_chunk, i, out, flops, nbytes, count, times, bounds, bound_time, cost_scratch):
+                   prefill_chunk, i, out, dep, flops, nbytes, count, times, bounds, bound_time, cost_scratch):
     """Evaluate outer configuration i for every batch; write rows 0 .. len(batches)-1 of out.
 
     The same model as step.evaluate_one_nb, written out here on purpose: factoring the two through
@@ -67,8 +70,14 @@ def sweep_outer_nb(archs, chips, chip_costs, budgets, tps, pps, inputs, outputs,
     inp = inputs[ii]
     outp = outputs[oo]
     usd_h = chip_hour_cost_nb(chip_costs[c], budgets[b], cost_scratch)
-    usable, weights, fixed_act, per_seq = memory_per_chip_nb(arch, chip, tp, pp, inp, outp, w_bytes, kv_bytes,
-                                                             act_bytes, prefill_chunk)
+    dep[D_TP] = tp
+    dep[D_PP] = pp
+    dep[D_ATTN_DP] = 1.0
+    dep[D_EP] = 1.0
+    dep[D_W_BYTES] = w_bytes
+    dep[D_KV_BYTES] = kv_bytes
+    dep[D_ACT_BYTES] = act_bytes
+    usable, weights, fixed_act, per_seq = memory_per_chip_nb(arch, chip, dep, inp, outp, prefill_chunk)
     free = usable - weights - fixed_act
     max_batch = np.floor(free / per_seq) if free > 0.0 else 0.0
     if max_batch < 1.0:
@@ -77,8 +86,7 @@ def sweep_outer_nb(archs, chips, chip_costs, budgets, tps, pps, inputs, outputs,
             for f in range(1, S_FIELDS):
                 out[k, f] = np.nan
         return
-    t_pf = step_time_nb(arch, chip, 1.0, inp, 0.0, False, w_bytes, kv_bytes, act_bytes, tp, pp, 1.0,
-                        flops, nbytes, count, times, bounds, bound_time)
+    t_pf = step_time_nb(arch, chip, dep, 1.0, inp, 0.0, False, flops, nbytes, count, times, bounds, bound_time)
     hops = count[OP_PP_SENDRECV] * times[OP_PP_SENDRECV]
     ttft = t_pf + chip[C_PREFILL_OVERHEAD_S]
     prefill_busy = (t_pf - hops) / pp + chip[C_PREFILL_OVERHEAD_S]
@@ -92,8 +100,8 @@ def sweep_outer_nb(archs, chips, chip_costs, budgets, tps, pps, inputs, outputs,
                 out[row, f] = np.nan
             continue
         micro = min(batch, pp)
-        t_dec = step_time_nb(arch, chip, batch / micro, 1.0, past_avg, True, w_bytes, kv_bytes, act_bytes, tp, pp,
-                             1.0, flops, nbytes, count, times, bounds, bound_time)
+        t_dec = step_time_nb(arch, chip, dep, batch / micro, 1.0, past_avg, True, flops, nbytes, count, times, bounds,
+                             bound_time)
         tpot = t_dec + chip[C_OVERHEAD_S]
         tok_s = batch * outp / (max(outp - 1.0, 0.0) * tpot + batch * prefill_busy)
         n_chips = tp * pp
@@ -120,9 +128,10 @@ def sweep_nb(archs, chips, chip_costs, budgets, tps, pps, inputs, outputs, batch
         bounds = np.zeros(N_OPS, dtype=np.int64)
         bound_time = np.zeros(3)
         cost_scratch = np.zeros(CC_FIELDS)
+        dep = np.zeros(D_FIELDS)
         lo = start + ch * n // n_chunks
         hi = start + (ch + 1) * n // n_chunks
         for i in range(lo, hi):
             sweep_outer_nb(archs, chips, chip_costs, budgets, tps, pps, inputs, outputs, batches, w_bytes, kv_bytes,
-                           act_bytes, prefill_chunk, i, out[(i - start) * batches.shape[0]:], flops, nbytes, count,
-                           times, bounds, bound_time, cost_scratch)
+                           act_bytes, prefill_chunk, i, out[(i - start) * batches.shape[0]:], dep, flops, nbytes,
+                           count, times, bounds, bound_time, cost_scratch)

@@ -50,21 +50,37 @@ C_PREFILL_OVERHEAD_S = 15   # fixed time of one prefill (its own graph launch an
 C_OVERLAP_LOSS = 16         # share of the shorter of an operator's compute and memory times left exposed
 C_FIELDS = 17
 
+# ---- deployment row: how one replica is split over its chips and run ------------------------
+# A replica has D_TP x D_ATTN_DP x D_PP chips. Attention, dense layers, shared experts, the router,
+# embedding and LM head run in D_ATTN_DP groups of D_TP chips (tensor parallel inside a group), each
+# group with its own sequences and KV cache. Routed experts run over all D_TP x D_ATTN_DP chips of a
+# stage: D_EP expert-parallel ranks, each expert split over (D_TP x D_ATTN_DP) / D_EP chips (expert TP).
+D_TP = 0                    # attention tensor parallelism
+D_PP = 1                    # pipeline stages
+D_ATTN_DP = 2               # attention data parallelism inside a replica (0 reads as 1)
+D_EP = 3                    # expert parallelism over the D_TP x D_ATTN_DP chips of a stage (0 reads as 1)
+D_W_BYTES = 4               # bytes per weight element
+D_KV_BYTES = 5              # bytes per KV-cache element
+D_ACT_BYTES = 6             # bytes per activation element
+D_FIELDS = 7
+
 # ---- one configuration to evaluate --------------------------------------------------------
 K_CHIP = 0                  # row in the chip matrix
 K_MODEL = 1                 # row in the architecture matrix
-K_TP = 2
-K_PP = 3
-K_EP = 4                    # 1 (experts tensor-parallel) or TP (experts spread, all-to-all)
-K_BATCH = 5                 # sequences per replica; 0 = the largest that fits
-K_INPUT_LEN = 6
-K_OUTPUT_LEN = 7
-K_W_BYTES = 8               # bytes per weight element
-K_KV_BYTES = 9              # bytes per KV-cache element
-K_ACT_BYTES = 10            # bytes per activation element
-K_REPLICAS = 11             # data-parallel replicas
-K_PREFILL_CHUNK = 12        # tokens per prefill chunk (activation memory); 0 = whole prompt
-K_FIELDS = 13
+K_BATCH = 2                 # sequences per replica; 0 = the largest that fits
+K_INPUT_LEN = 3
+K_OUTPUT_LEN = 4
+K_REPLICAS = 5              # data-parallel replicas
+K_PREFILL_CHUNK = 6         # tokens per prefill chunk (activation memory); 0 = whole prompt
+K_DEPLOY = 7                # the deployment row (D_* fields) starts here: cfg[K_DEPLOY:K_FIELDS]
+K_TP = K_DEPLOY + D_TP
+K_PP = K_DEPLOY + D_PP
+K_ATTN_DP = K_DEPLOY + D_ATTN_DP
+K_EP = K_DEPLOY + D_EP
+K_W_BYTES = K_DEPLOY + D_W_BYTES
+K_KV_BYTES = K_DEPLOY + D_KV_BYTES
+K_ACT_BYTES = K_DEPLOY + D_ACT_BYTES
+K_FIELDS = K_DEPLOY + D_FIELDS
 
 # ---- results of one configuration --------------------------------------------------------
 R_FITS = 0                  # 1 when weights + KV + activations fit, else 0

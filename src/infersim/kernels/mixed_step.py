@@ -15,10 +15,10 @@ from .step import step_time_nb
 
 
 @njit(**JIT)
-def mixed_step_time_nb(arch, chip, n_decode, past_decode, prefill_tokens, past_prefill, w_bytes, kv_bytes,
-                       act_bytes, tp, pp, ep, scratch):
-    """Seconds for one iteration (all stages) with `n_decode` sequences decoding at context
-    `past_decode` and `prefill_tokens` prompt tokens of one request after `past_prefill` tokens.
+def mixed_step_time_nb(arch, chip, dep, n_decode, past_decode, prefill_tokens, past_prefill, scratch):
+    """Seconds for one iteration (all stages) of a replica split as `dep` with `n_decode` sequences
+    decoding at context `past_decode` and `prefill_tokens` prompt tokens of one request after
+    `past_prefill` tokens (in one attention group: a request lives in one).
 
     Per operator: FLOPs add (decode ones at the decode efficiency, prefill ones at the prefill
     efficiency); bytes add, with the weights counted once. Routed-expert weights of the two parts
@@ -27,9 +27,9 @@ def mixed_step_time_nb(arch, chip, n_decode, past_decode, prefill_tokens, past_p
     fd, bd, cd = scratch[0], scratch[1], scratch[2]
     fp, bp, cp = scratch[3], scratch[4], scratch[5]
     f0, w0, c0 = scratch[6], scratch[7], scratch[8]
-    op_costs_nb(arch, n_decode, 1.0, past_decode, True, w_bytes, kv_bytes, act_bytes, tp, fd, bd, cd)
-    op_costs_nb(arch, 1.0, prefill_tokens, past_prefill, False, w_bytes, kv_bytes, act_bytes, tp, fp, bp, cp)
-    op_costs_nb(arch, 0.0, 0.0, 0.0, True, w_bytes, kv_bytes, act_bytes, tp, f0, w0, c0)  # weights only
+    op_costs_nb(arch, dep, n_decode, 1.0, past_decode, True, fd, bd, cd)
+    op_costs_nb(arch, dep, 1.0, prefill_tokens, past_prefill, False, fp, bp, cp)
+    op_costs_nb(arch, dep, 0.0, 0.0, 0.0, True, f0, w0, c0)  # weights only
     peak = chip[C_PEAK_FLOPS]
     bw = chip[C_MEM_BW] * chip[C_EFF_MEM]
     total = 0.0
@@ -42,8 +42,7 @@ def mixed_step_time_nb(arch, chip, n_decode, past_decode, prefill_tokens, past_p
         total += count * overlap_time_nb(t_compute, t_memory, chip[C_OVERLAP_LOSS])
     # collectives move the activations of every token in the iteration
     times, bounds, bound_time = scratch[9], np.zeros(N_OPS, dtype=np.int64), scratch[10]
-    step_time_nb(arch, chip, n_decode + prefill_tokens, 1.0, 0.0, True, w_bytes, kv_bytes, act_bytes, tp, pp, ep,
-                 fd, bd, cd, times, bounds, bound_time)
+    step_time_nb(arch, chip, dep, n_decode + prefill_tokens, 1.0, 0.0, True, fd, bd, cd, times, bounds, bound_time)
     network = 0.0
     for op in (OP_TP_ALLREDUCE, OP_EP_ALLTOALL, OP_PP_SENDRECV):
         network += cd[op] * times[op]

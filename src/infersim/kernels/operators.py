@@ -1,9 +1,13 @@
 """FLOPs and bytes of each operator of one forward step, per chip.
 
-A step processes `n_seqs` sequences, each adding `new_tokens` to `past_tokens` already in the
-KV cache (prefill: new_tokens = prompt chunk; decode: new_tokens = 1). Values are for ONE
-instance (one layer) on one chip of a tensor-parallel group of `tp`; `count` says how many
-instances the whole model runs (layers of that kind). Pipeline stages are applied by the caller.
+A step processes `n_seqs` sequences of one replica (a micro-batch), each adding `new_tokens` to
+`past_tokens` already in the KV cache (prefill: new_tokens = prompt chunk; decode: new_tokens = 1).
+The deployment row `dep` (D_* fields) says how the replica is split: attention, dense layers,
+shared experts, router, embedding and LM head run on the busiest attention group (its share of
+the sequences, tensor-parallel over D_TP chips); routed experts see every token of the micro-batch,
+spread over the D_TP x D_ATTN_DP chips of a stage (D_EP ranks, expert TP on the rest). Values are
+for ONE instance (one layer) on one chip; `count` says how many instances the whole model runs
+(layers of that kind). Pipeline stages are applied by the caller.
 """
 
 from numba import njit
@@ -12,8 +16,9 @@ from .config import JIT
 from .layout import (
     A_ATT_DIM_DECODE, A_ATT_DIM_PREFILL, A_DENSE_FFN, A_DENSE_MLP_PARAMS, A_EXPERT_FFN, A_EXPERT_PARAMS, A_HIDDEN,
     A_KV_ELEMS, A_KV_SHARD_MAX, A_N_DENSE_LAYERS, A_N_EXPERTS, A_N_LAYERS, A_N_MOE_LAYERS, A_N_SHARED,
-    A_N_WINDOW_LAYERS, A_O_IN, A_O_PARAMS, A_QKV_OUT, A_QKV_PARAMS, A_TOPK, A_TOTAL_PARAMS, A_VOCAB, A_WINDOW, OP_ATTN,
-    OP_ATTN_WINDOW, OP_EMBED, OP_EXPERTS, OP_LM_HEAD, OP_MLP, OP_NORM, OP_O_PROJ, OP_QKV, OP_ROUTER, OP_SHARED_EXPERTS,
+    A_N_WINDOW_LAYERS, A_O_IN, A_O_PARAMS, A_QKV_OUT, A_QKV_PARAMS, A_TOPK, A_TOTAL_PARAMS, A_VOCAB, A_WINDOW, D_ACT_BYTES,
+    D_ATTN_DP, D_EP, D_KV_BYTES, D_PP, D_TP, D_W_BYTES, OP_ATTN, OP_ATTN_WINDOW, OP_EMBED, OP_EXPERTS, OP_LM_HEAD, OP_MLP,
+    OP_NORM, OP_O_PROJ, OP_QKV, OP_ROUTER, OP_SHARED_EXPERTS,
 )
 
 # elementwise work per token per layer: two fused residual-add + RMSNorm kernels, each reading
@@ -34,6 +39,25 @@ def context_sum_nb(past, new, window):
         return new * window
     k = min(new, window - past)  # tokens still inside the growing window
     return k * past + k * (k + 1.0) / 2.0 + (new - k) * window
+
+
+@njit(**JIT)
+def split_nb(dep):
+    """(tp, attn_dp, ep, moe_chips, expert_tp) of a deployment row: attention TP, attention DP, expert
+    parallelism, the chips a stage's routed experts are spread over (tp x attn_dp) and the chips one
+    expert is split over (moe_chips / ep). Zero reads as 1."""
+    tp = max(dep[D_TP], 1.0)
+    attn_dp = max(dep[D_ATTN_DP], 1.0)
+    ep = max(dep[D_EP], 1.0)
+    moe_chips = tp * attn_dp
+    return tp, attn_dp, ep, moe_chips, moe_chips / ep
+
+
+@njit(**JIT)
+def group_seqs_nb(n_seqs, attn_dp):
+    """Sequences on the busiest of `attn_dp` attention groups: an even share of `n_seqs`, but never
+    less than one whole sequence (a sequence and its KV cache live in one group)."""
+    return max(n_seqs / attn_dp, min(n_seqs, 1.0))
 
 
 @njit(**JIT)
@@ -61,17 +85,22 @@ def _attention_cost_nb(layers, window, op, n_seqs, new_tokens, past_tokens, att_
 
 
 @njit(**JIT)
-def op_costs_nb(arch, n_seqs, new_tokens, past_tokens, is_decode, w_bytes, kv_bytes, act_bytes, tp,
-                flops, nbytes, count):
-    """Fill flops[op], nbytes[op] (per chip, one instance) and count[op] for every compute op.
+def op_costs_nb(arch, dep, n_seqs, new_tokens, past_tokens, is_decode, flops, nbytes, count):
+    """Fill flops[op], nbytes[op] (per chip, one instance) and count[op] for every compute op of a
+    micro-batch of `n_seqs` sequences of one replica split as `dep` says.
 
     Network ops are left at zero here (see step.py)."""
     for i in range(flops.shape[0]):
         flops[i] = 0.0
         nbytes[i] = 0.0
         count[i] = 0.0
+    tp, attn_dp, ep, moe_chips, expert_tp = split_nb(dep)
+    w_bytes = dep[D_W_BYTES]
+    kv_bytes = dep[D_KV_BYTES]
+    act_bytes = dep[D_ACT_BYTES]
     d = arch[A_HIDDEN]
-    n = n_seqs * new_tokens                        # tokens in this step
+    seqs = group_seqs_nb(n_seqs, attn_dp)          # sequences of the busiest attention group
+    n = seqs * new_tokens                          # its tokens in this step
     layers = arch[A_N_LAYERS]
     kv_shard = min(tp, arch[A_KV_SHARD_MAX])       # KV split no finer than its heads
 
@@ -90,9 +119,9 @@ def op_costs_nb(arch, n_seqs, new_tokens, past_tokens, is_decode, w_bytes, kv_by
     kv_tok_bytes = arch[A_KV_ELEMS] * kv_bytes / kv_shard
     n_win = arch[A_N_WINDOW_LAYERS]
     io_bytes = n * (arch[A_QKV_OUT] + arch[A_O_IN]) / tp * act_bytes
-    _attention_cost_nb(layers - n_win, 0.0, OP_ATTN, n_seqs, new_tokens, past_tokens, att_dim, kv_tok_bytes,
+    _attention_cost_nb(layers - n_win, 0.0, OP_ATTN, seqs, new_tokens, past_tokens, att_dim, kv_tok_bytes,
                        io_bytes, tp, flops, nbytes, count)
-    _attention_cost_nb(n_win, arch[A_WINDOW], OP_ATTN_WINDOW, n_seqs, new_tokens, past_tokens, att_dim,
+    _attention_cost_nb(n_win, arch[A_WINDOW], OP_ATTN_WINDOW, seqs, new_tokens, past_tokens, att_dim,
                        kv_tok_bytes, io_bytes, tp, flops, nbytes, count)
 
     # output projection
@@ -100,32 +129,36 @@ def op_costs_nb(arch, n_seqs, new_tokens, past_tokens, is_decode, w_bytes, kv_by
     flops[OP_O_PROJ] = 2.0 * n * arch[A_O_PARAMS] / tp
     nbytes[OP_O_PROJ] = arch[A_O_PARAMS] * w_bytes / tp + n * (arch[A_O_IN] / tp + d) * act_bytes
 
-    # dense gated MLP
+    # dense gated MLP (follows the attention split, as engines run dense layers under attention DP)
     if arch[A_N_DENSE_LAYERS] > 0.0:
         count[OP_MLP] = arch[A_N_DENSE_LAYERS]
         flops[OP_MLP] = 2.0 * n * arch[A_DENSE_MLP_PARAMS] / tp
         nbytes[OP_MLP] = (arch[A_DENSE_MLP_PARAMS] * w_bytes / tp
                           + n * (2.0 * d + 3.0 * arch[A_DENSE_FFN] / tp) * act_bytes)
 
-    # mixture of experts: router, routed experts (distinct experts grow with tokens), shared
+    # mixture of experts: router and shared experts follow the attention split; the routed experts
+    # take every token of the micro-batch (all attention groups), each EP rank holding E / ep
+    # experts split over expert_tp chips; the distinct experts touched grow with the tokens
     moe = arch[A_N_MOE_LAYERS]
     if moe > 0.0:
         e = arch[A_N_EXPERTS]
         k = arch[A_TOPK]
+        f = arch[A_EXPERT_FFN]
         count[OP_ROUTER] = moe
         flops[OP_ROUTER] = 2.0 * n * d * e
         nbytes[OP_ROUTER] = d * e * w_bytes + n * d * act_bytes
-        touched = distinct_experts_nb(e, k, n)
+        tokens = n_seqs * new_tokens                                  # the whole micro-batch
+        touched = distinct_experts_nb(e, k, tokens) / ep               # of this rank's E / ep experts
         count[OP_EXPERTS] = moe
-        flops[OP_EXPERTS] = 2.0 * n * k * arch[A_EXPERT_PARAMS] / tp
-        nbytes[OP_EXPERTS] = (touched * arch[A_EXPERT_PARAMS] * w_bytes / tp
-                              + n * k * (2.0 * d + 3.0 * arch[A_EXPERT_FFN]) / tp * act_bytes)
+        flops[OP_EXPERTS] = 2.0 * tokens * k * arch[A_EXPERT_PARAMS] / moe_chips
+        nbytes[OP_EXPERTS] = (touched * arch[A_EXPERT_PARAMS] * w_bytes / expert_tp
+                              + tokens * k / ep * (2.0 * d + 3.0 * f / expert_tp) * act_bytes)
         s = arch[A_N_SHARED]
         if s > 0.0:
             count[OP_SHARED_EXPERTS] = moe
             flops[OP_SHARED_EXPERTS] = 2.0 * n * s * arch[A_EXPERT_PARAMS] / tp
             nbytes[OP_SHARED_EXPERTS] = (s * arch[A_EXPERT_PARAMS] * w_bytes / tp
-                                         + n * s * (2.0 * d + 3.0 * arch[A_EXPERT_FFN]) / tp * act_bytes)
+                                         + n * s * (2.0 * d + 3.0 * f / tp) * act_bytes)
 
     # norms, residuals, activation function, rotary: elementwise on the hidden state
     count[OP_NORM] = layers
@@ -133,7 +166,7 @@ def op_costs_nb(arch, n_seqs, new_tokens, past_tokens, is_decode, w_bytes, kv_by
     nbytes[OP_NORM] = NORM_PASSES * n * d * act_bytes
 
     # LM head: logits for the last token of each sequence (prefill) or every new token (decode)
-    n_out = n_seqs
+    n_out = seqs
     v = arch[A_VOCAB]
     count[OP_LM_HEAD] = 1.0
     flops[OP_LM_HEAD] = 2.0 * n_out * d * v / tp
@@ -153,4 +186,19 @@ def kv_bytes_per_seq_nb(arch, context_tokens, kv_bytes):
 def weight_bytes_nb(arch, w_bytes):
     """Bytes of all weights of the model."""
     return arch[A_TOTAL_PARAMS] * w_bytes
+
+
+@njit(**JIT)
+def routed_expert_params_nb(arch):
+    """Parameters of all routed experts (every MoE layer): what expert parallelism spreads."""
+    return arch[A_N_MOE_LAYERS] * arch[A_N_EXPERTS] * arch[A_EXPERT_PARAMS]
+
+
+@njit(**JIT)
+def weight_bytes_per_chip_nb(arch, dep):
+    """Weight bytes one chip holds: the routed experts spread over the tp x attn_dp chips of its
+    stage, everything else (attention, dense and shared layers, router, embeddings) over its tp."""
+    tp, attn_dp, ep, moe_chips, expert_tp = split_nb(dep)
+    routed = routed_expert_params_nb(arch)
+    return ((arch[A_TOTAL_PARAMS] - routed) / tp + routed / moe_chips) * dep[D_W_BYTES] / max(dep[D_PP], 1.0)
 

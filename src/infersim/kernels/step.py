@@ -1,8 +1,9 @@
 """One forward step through the whole model, and the batched evaluation of configurations.
 
 step_time_nb: latency of one micro-batch through every pipeline stage (compute ops on the
-roofline, collectives in the alpha-beta model). evaluate_nb: for each configuration
-(chip, model, mapping, batch, lengths, dtypes) the capacity check, TTFT, TPOT and throughput.
+roofline, collectives in the alpha-beta model), for a replica split as its deployment row (D_*)
+says. evaluate_nb: for each configuration (chip, model, deployment, batch, lengths) the capacity
+check, TTFT, TPOT and throughput, built from capacity_nb, prefill_phase_nb and decode_phase_nb.
 """
 
 import numpy as np
@@ -14,12 +15,12 @@ from .layout import (
     A_DENSE_FFN, A_EXPERT_FFN, A_HIDDEN, A_KV_SHARD_MAX, A_N_DENSE_LAYERS, A_N_LAYERS, A_N_MOE_LAYERS, A_TOPK, A_VOCAB,
     BOUND_NETWORK, C_EFF_DECODE, C_EFF_MEM, C_EFF_NET, C_EFF_PREFILL, C_MEM_BW, C_MEM_BYTES, C_OUT_BW, C_OUT_LAT_S,
     C_OVERHEAD_S, C_OVERLAP_LOSS, C_PEAK_FLOPS, C_PREFILL_OVERHEAD_S, C_UP_BW, C_UP_DOMAIN, C_UP_LAT_S, C_USABLE_FRAC,
-    K_ACT_BYTES, K_BATCH, K_CHIP, K_EP, K_INPUT_LEN, K_KV_BYTES, K_MODEL, K_OUTPUT_LEN, K_PP, K_PREFILL_CHUNK,
-    K_REPLICAS, K_TP, K_W_BYTES, N_OPS, OP_EP_ALLTOALL, OP_PP_SENDRECV, OP_TP_ALLREDUCE, R_BATCH, R_CHIPS,
+    D_ACT_BYTES, D_KV_BYTES, D_PP, K_BATCH, K_CHIP, K_DEPLOY, K_FIELDS, K_INPUT_LEN, K_MODEL, K_OUTPUT_LEN,
+    K_PREFILL_CHUNK, K_REPLICAS, N_OPS, OP_EP_ALLTOALL, OP_PP_SENDRECV, OP_TP_ALLREDUCE, R_BATCH, R_CHIPS,
     R_DECODE_BOUND, R_FIELDS, R_FITS, R_KV_BYTES_CHIP, R_MAX_BATCH, R_MEM_USED_FRAC, R_PREFILL_BOUND, R_PREFILL_SHARE,
     R_REPLICA_TOK_S, R_SYSTEM_TOK_S, R_TPOT_S, R_TTFT_S, R_USER_TOK_S, R_WEIGHT_BYTES_CHIP,
 )
-from .operators import kv_bytes_per_seq_nb, op_costs_nb, weight_bytes_nb
+from .operators import group_seqs_nb, kv_bytes_per_seq_nb, op_costs_nb, split_nb, weight_bytes_per_chip_nb
 from .roofline import roofline_time_nb
 
 ACT_TENSORS_PER_TOKEN = 4.0  # hidden-state buffers alive at once (residual, normed, attention out, MLP out)
@@ -30,15 +31,15 @@ ACT_MEMORY_SHARE_MAX = 0.10
 
 
 @njit(**JIT)
-def step_time_nb(arch, chip, n_seqs, new_tokens, past_tokens, is_decode, w_bytes, kv_bytes, act_bytes,
-                 tp, pp, ep, flops, nbytes, count, times, bounds, bound_time):
-    """Seconds for one micro-batch of `n_seqs` sequences to pass through all `pp` stages.
+def step_time_nb(arch, chip, dep, n_seqs, new_tokens, past_tokens, is_decode, flops, nbytes, count, times, bounds,
+                 bound_time):
+    """Seconds for one micro-batch of `n_seqs` sequences of a replica split as `dep` (D_* fields) to
+    pass through all its pipeline stages.
 
     Fills per-op flops/bytes (per chip, one instance), count (instances in the whole model),
     times (seconds per instance) and bounds; bound_time[b] sums count*time per bound class.
     Excludes the fixed per-step overhead (added by the caller)."""
-    op_costs_nb(arch, n_seqs, new_tokens, past_tokens, is_decode, w_bytes, kv_bytes, act_bytes, tp,
-                flops, nbytes, count)
+    op_costs_nb(arch, dep, n_seqs, new_tokens, past_tokens, is_decode, flops, nbytes, count)
     eff_c = chip[C_EFF_DECODE] if is_decode else chip[C_EFF_PREFILL]
     for b in range(3):
         bound_time[b] = 0.0
@@ -54,26 +55,33 @@ def step_time_nb(arch, chip, n_seqs, new_tokens, past_tokens, is_decode, w_bytes
             total += count[op] * t
             bound_time[b] += count[op] * t
 
-    # collectives: tensor-parallel all-reduce, expert all-to-all, pipeline send/recv
-    n = n_seqs * new_tokens
+    # collectives: tensor-parallel all-reduce inside an attention group, expert dispatch and combine
+    # between attention groups, pipeline send/recv
+    tp, attn_dp, ep, moe_chips, expert_tp = split_nb(dep)
+    pp = max(dep[D_PP], 1.0)
+    act_bytes = dep[D_ACT_BYTES]
+    n = group_seqs_nb(n_seqs, attn_dp) * new_tokens          # tokens of the busiest attention group
     d = arch[A_HIDDEN]
     msg = n * d * act_bytes
     eff_n = chip[C_EFF_NET]
     domain = chip[C_UP_DOMAIN]
     if tp > 1:
+        # attention, dense MLPs and MoE layers each end in a sum over the group's tp chips
         bw, lat = link_for_group_nb(tp, domain, chip[C_UP_BW], chip[C_UP_LAT_S], chip[C_OUT_BW], chip[C_OUT_LAT_S])
-        moe_allreduce = arch[A_N_MOE_LAYERS] if ep <= 1 else 0.0
-        count[OP_TP_ALLREDUCE] = arch[A_N_LAYERS] + arch[A_N_DENSE_LAYERS] + moe_allreduce
+        count[OP_TP_ALLREDUCE] = arch[A_N_LAYERS] + arch[A_N_DENSE_LAYERS] + arch[A_N_MOE_LAYERS]
         nbytes[OP_TP_ALLREDUCE] = msg
         times[OP_TP_ALLREDUCE] = allreduce_time_nb(msg, tp, bw, lat, eff_n)
-    if ep > 1 and arch[A_N_MOE_LAYERS] > 0.0:
-        bw, lat = link_for_group_nb(ep, domain, chip[C_UP_BW], chip[C_UP_LAT_S], chip[C_OUT_BW], chip[C_OUT_LAT_S])
-        per_chip = n / ep * arch[A_TOPK] * d * act_bytes       # this chip's share of tokens, k copies
+    if attn_dp > 1 and arch[A_N_MOE_LAYERS] > 0.0:
+        # tokens leave their attention group for the experts' chips and come back
+        bw, lat = link_for_group_nb(moe_chips, domain, chip[C_UP_BW], chip[C_UP_LAT_S], chip[C_OUT_BW],
+                                    chip[C_OUT_LAT_S])
+        per_chip = n / tp * arch[A_TOPK] * d * act_bytes     # this chip's share of its group's tokens, k copies
         count[OP_EP_ALLTOALL] = arch[A_N_MOE_LAYERS]
         nbytes[OP_EP_ALLTOALL] = 2.0 * per_chip
-        times[OP_EP_ALLTOALL] = 2.0 * alltoall_time_nb(per_chip, ep, bw, lat, eff_n)  # dispatch + combine
+        times[OP_EP_ALLTOALL] = 2.0 * alltoall_time_nb(per_chip, moe_chips, bw, lat, eff_n)  # dispatch + combine
     if pp > 1:
-        bw, lat = link_for_group_nb(tp * pp, domain, chip[C_UP_BW], chip[C_UP_LAT_S], chip[C_OUT_BW], chip[C_OUT_LAT_S])
+        bw, lat = link_for_group_nb(moe_chips * pp, domain, chip[C_UP_BW], chip[C_UP_LAT_S], chip[C_OUT_BW],
+                                    chip[C_OUT_LAT_S])
         count[OP_PP_SENDRECV] = pp - 1.0
         nbytes[OP_PP_SENDRECV] = msg / tp                       # each TP rank sends its slice
         times[OP_PP_SENDRECV] = p2p_time_nb(msg / tp, bw, lat, eff_n)
@@ -95,19 +103,71 @@ def dominant_bound_nb(bound_time):
 
 
 @njit(**JIT)
-def memory_per_chip_nb(arch, chip, tp, pp, input_len, output_len, w_bytes, kv_bytes, act_bytes, prefill_chunk):
-    """(usable, weights, fixed activations, bytes per extra sequence) per chip, in bytes."""
+def memory_per_chip_nb(arch, chip, dep, input_len, output_len, prefill_chunk):
+    """(usable, weights, fixed activations, bytes per extra sequence of the replica) per chip, in bytes.
+
+    A replica's sequences are spread over its attn_dp attention groups, so one more sequence adds
+    1 / attn_dp of a group's per-sequence bytes to each chip (on average)."""
+    tp, attn_dp, ep, moe_chips, expert_tp = split_nb(dep)
+    pp = max(dep[D_PP], 1.0)
+    act_bytes = dep[D_ACT_BYTES]
     usable = chip[C_MEM_BYTES] * chip[C_USABLE_FRAC]
-    weights = weight_bytes_nb(arch, w_bytes) / (tp * pp)
+    weights = weight_bytes_per_chip_nb(arch, dep)
     kv_shard = min(tp, arch[A_KV_SHARD_MAX])
-    kv_seq = kv_bytes_per_seq_nb(arch, input_len + output_len, kv_bytes) / (pp * kv_shard)
+    kv_seq = kv_bytes_per_seq_nb(arch, input_len + output_len, dep[D_KV_BYTES]) / (pp * kv_shard)
     ffn = max(arch[A_DENSE_FFN], arch[A_TOPK] * arch[A_EXPERT_FFN])
     per_token_act = (ACT_TENSORS_PER_TOKEN * arch[A_HIDDEN] + 3.0 * ffn / tp) * act_bytes
     chunk = input_len if prefill_chunk <= 0.0 else min(prefill_chunk, input_len)
     chunk = max(1.0, min(chunk, np.floor(ACT_MEMORY_SHARE_MAX * usable / per_token_act)))
     fixed_act = chunk * per_token_act
-    per_seq = kv_seq + per_token_act + arch[A_VOCAB] / tp * 4.0   # KV + decode activations + fp32 logits
+    per_seq = (kv_seq + per_token_act + arch[A_VOCAB] / tp * 4.0) / attn_dp   # KV + decode activations + fp32 logits
     return usable, weights, fixed_act, per_seq
+
+
+@njit(**JIT)
+def capacity_nb(arch, chip, cfg):
+    """(max_batch, weights, fixed activations, bytes per sequence) per chip for the deployment,
+    lengths and prefill chunk of configuration row `cfg` (K_* fields; its batch is not read)."""
+    usable, weights, fixed_act, per_seq = memory_per_chip_nb(arch, chip, cfg[K_DEPLOY:K_FIELDS], cfg[K_INPUT_LEN],
+                                                             cfg[K_OUTPUT_LEN], cfg[K_PREFILL_CHUNK])
+    free = usable - weights - fixed_act
+    max_batch = np.floor(free / per_seq) if free > 0.0 else 0.0
+    return max_batch, weights, fixed_act, per_seq
+
+
+@njit(**JIT)
+def prefill_phase_nb(arch, chip, cfg, flops, nbytes, count, times, bounds, bound_time):
+    """(ttft_s, busy_s, bound): one prompt of cfg[K_INPUT_LEN] tokens in each attention group,
+    prefilled together. TTFT without queueing, and the time per prompt the replica is kept busy
+    (pipeline stages and attention groups work on different prompts)."""
+    dep = cfg[K_DEPLOY:K_FIELDS]
+    tp, attn_dp, ep, moe_chips, expert_tp = split_nb(dep)
+    pp = max(dep[D_PP], 1.0)
+    t_pf = step_time_nb(arch, chip, dep, attn_dp, cfg[K_INPUT_LEN], 0.0, False, flops, nbytes, count, times, bounds,
+                        bound_time)
+    hops = count[OP_PP_SENDRECV] * times[OP_PP_SENDRECV]
+    ttft = t_pf + chip[C_PREFILL_OVERHEAD_S]
+    busy = ((t_pf - hops) / pp + chip[C_PREFILL_OVERHEAD_S]) / attn_dp
+    return ttft, busy, dominant_bound_nb(bound_time)
+
+
+@njit(**JIT)
+def decode_phase_nb(arch, chip, cfg, batch, flops, nbytes, count, times, bounds, bound_time):
+    """(tpot_s, bound) of one decode step of `batch` sequences per replica: micro-batches cycle through
+    the stages, at the average context (it grows from input_len to input_len + output_len)."""
+    dep = cfg[K_DEPLOY:K_FIELDS]
+    micro = min(batch, max(dep[D_PP], 1.0))
+    past_avg = cfg[K_INPUT_LEN] + (cfg[K_OUTPUT_LEN] - 1.0) / 2.0
+    t_dec = step_time_nb(arch, chip, dep, batch / micro, 1.0, past_avg, True, flops, nbytes, count, times, bounds,
+                         bound_time)
+    return t_dec + chip[C_OVERHEAD_S], dominant_bound_nb(bound_time)
+
+
+@njit(**JIT)
+def replica_cycle_s_nb(batch, output_len, tpot, prefill_busy):
+    """Seconds of one replica's cycle serving `batch` sequences: output_len - 1 decode steps and the
+    prefills of the batch's prompts. The replica makes batch x output_len tokens per cycle."""
+    return max(output_len - 1.0, 0.0) * tpot + batch * prefill_busy
 
 
 @njit(**JIT)
@@ -115,22 +175,15 @@ def evaluate_one_nb(arch, chip, cfg, out, flops, nbytes, count, times, bounds, b
     """Evaluate one configuration row `cfg` into `out` (R_* fields)."""
     for j in range(out.shape[0]):
         out[j] = np.nan
-    tp = cfg[K_TP]
-    pp = cfg[K_PP]
-    ep = cfg[K_EP]
+    dep = cfg[K_DEPLOY:K_FIELDS]
+    tp, attn_dp, ep, moe_chips, expert_tp = split_nb(dep)
+    pp = max(dep[D_PP], 1.0)
     inp = cfg[K_INPUT_LEN]
     outp = cfg[K_OUTPUT_LEN]
-    wb = cfg[K_W_BYTES]
-    kvb = cfg[K_KV_BYTES]
-    ab = cfg[K_ACT_BYTES]
-    reps = cfg[K_REPLICAS]
-    usable, weights, fixed_act, per_seq = memory_per_chip_nb(arch, chip, tp, pp, inp, outp, wb, kvb, ab,
-                                                             cfg[K_PREFILL_CHUNK])
-    free = usable - weights - fixed_act
-    max_batch = np.floor(free / per_seq) if free > 0.0 else 0.0
+    max_batch, weights, fixed_act, per_seq = capacity_nb(arch, chip, cfg)
     out[R_MAX_BATCH] = max_batch
     out[R_WEIGHT_BYTES_CHIP] = weights
-    out[R_CHIPS] = tp * pp * reps
+    out[R_CHIPS] = moe_chips * pp * cfg[K_REPLICAS]
     batch = cfg[K_BATCH] if cfg[K_BATCH] > 0.0 else max_batch
     if batch < 1.0 or batch > max_batch:
         out[R_FITS] = 0.0
@@ -138,34 +191,20 @@ def evaluate_one_nb(arch, chip, cfg, out, flops, nbytes, count, times, bounds, b
     out[R_FITS] = 1.0
     out[R_BATCH] = batch
     kv_shard = min(tp, arch[A_KV_SHARD_MAX])
-    out[R_KV_BYTES_CHIP] = batch * kv_bytes_per_seq_nb(arch, inp + outp, kvb) / (pp * kv_shard)
+    out[R_KV_BYTES_CHIP] = batch * kv_bytes_per_seq_nb(arch, inp + outp, dep[D_KV_BYTES]) / (pp * kv_shard * attn_dp)
     out[R_MEM_USED_FRAC] = (weights + fixed_act + batch * per_seq) / chip[C_MEM_BYTES]
-    overhead = chip[C_OVERHEAD_S]
-
-    # prefill of one request (TTFT without queueing)
-    t_pf = step_time_nb(arch, chip, 1.0, inp, 0.0, False, wb, kvb, ab, tp, pp, ep,
-                        flops, nbytes, count, times, bounds, bound_time)
-    out[R_PREFILL_BOUND] = dominant_bound_nb(bound_time)
-    hops = count[OP_PP_SENDRECV] * times[OP_PP_SENDRECV]
-    ttft = t_pf + chip[C_PREFILL_OVERHEAD_S]
-    prefill_busy = (t_pf - hops) / pp + chip[C_PREFILL_OVERHEAD_S]   # pipeline stages work on different requests
-
-    # decode: micro-batches cycle through the stages; context grows from inp to inp+outp
-    micro = min(batch, pp)
-    past_avg = inp + (outp - 1.0) / 2.0
-    t_dec = step_time_nb(arch, chip, batch / micro, 1.0, past_avg, True, wb, kvb, ab, tp, pp, ep,
-                         flops, nbytes, count, times, bounds, bound_time)
-    out[R_DECODE_BOUND] = dominant_bound_nb(bound_time)
-    tpot = t_dec + overhead
+    ttft, prefill_busy, out[R_PREFILL_BOUND] = prefill_phase_nb(arch, chip, cfg, flops, nbytes, count, times, bounds,
+                                                                bound_time)
+    tpot, out[R_DECODE_BOUND] = decode_phase_nb(arch, chip, cfg, batch, flops, nbytes, count, times, bounds,
+                                                bound_time)
     out[R_TTFT_S] = ttft
     out[R_TPOT_S] = tpot
     out[R_USER_TOK_S] = 1.0 / tpot
-    decode_steps = max(outp - 1.0, 0.0)
-    cycle = decode_steps * tpot + batch * prefill_busy
+    cycle = replica_cycle_s_nb(batch, outp, tpot, prefill_busy)
     replica = batch * outp / cycle
     out[R_PREFILL_SHARE] = batch * prefill_busy / cycle
     out[R_REPLICA_TOK_S] = replica
-    out[R_SYSTEM_TOK_S] = replica * reps
+    out[R_SYSTEM_TOK_S] = replica * cfg[K_REPLICAS]
 
 
 @njit(**JIT_PARALLEL)

@@ -49,23 +49,48 @@ def resolve_precision(chip: ChipSpec, weight_dtype: str, kv_dtype: str, compute_
 
 @dataclass(frozen=True)
 class Mapping:
-    """Parallel mapping: tp x pp chips per model replica, `replicas` copies (data parallel).
+    """Parallel mapping of one model replica, and how many replicas (independent copies) run.
 
-    ep is 1 (experts split by tensor parallelism) or tp (whole experts spread over the TP
-    group, exchanged by all-to-all)."""
+    A replica has tp x pp x attn_dp chips. Attention (with dense layers, shared experts, router,
+    embeddings) runs in attn_dp groups of tp chips, each group with its own sequences and KV cache;
+    the routed experts of a pipeline stage run over all tp x attn_dp chips of that stage: ep
+    expert-parallel ranks, each expert split over (tp x attn_dp) / ep chips (expert TP). This is
+    the definition of schema revision 3 of the validation data (attn_dp) and of the engines'
+    `--tp --dp --enable-expert-parallel` (vLLM) or `--tp --dp --ep` with DP attention (SGLang)."""
 
     tp: int = 1
     pp: int = 1
     ep: int = 1
     replicas: int = 1
+    attn_dp: int = 1
+
+    @property
+    def chips_per_replica(self) -> int:
+        return self.tp * self.pp * self.attn_dp
 
     @property
     def chips(self) -> int:
-        return self.tp * self.pp * self.replicas
+        return self.chips_per_replica * self.replicas
+
+    @property
+    def expert_tp(self) -> int:
+        """Chips one routed expert is split over."""
+        return self.tp * self.attn_dp // self.ep
 
     @property
     def label(self) -> str:
-        return f"TP{self.tp} PP{self.pp} EP{self.ep} DP{self.replicas}"
+        """The mapping in the engines' vocabulary: `tp8 dp8 ep64` (attention TP8 in 8 attention-DP
+        groups, experts over all 64 chips), `tp1 pp2`; `x3` for three independent replicas."""
+        parts = [f"tp{self.tp}"]
+        if self.pp > 1:
+            parts.append(f"pp{self.pp}")
+        if self.attn_dp > 1:
+            parts.append(f"dp{self.attn_dp}")
+        if self.ep > 1:
+            parts.append(f"ep{self.ep}")
+        if self.replicas > 1:
+            parts.append(f"x{self.replicas}")
+        return " ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -83,16 +108,34 @@ class Workload:
 
 def check_mapping(chip: ChipSpec, arch: Architecture, m: Mapping) -> None:
     """Mapping errors a user can make, each with its fix."""
-    if min(m.tp, m.pp, m.ep, m.replicas) < 1:
-        raise InfersimError(f"tp, pp, ep and replicas must be >= 1 (got {m.label})")
+    if min(m.tp, m.pp, m.ep, m.replicas, m.attn_dp) < 1:
+        raise InfersimError(f"tp, pp, ep, attn_dp and replicas must be >= 1 (got {m.label})")
     if m.tp > arch.n_heads:
         raise InfersimError(f"tp={m.tp} exceeds the {arch.n_heads} attention heads of {arch.id}: use tp <= {arch.n_heads}")
     if m.pp > arch.n_layers:
         raise InfersimError(f"pp={m.pp} exceeds the {arch.n_layers} layers of {arch.id}: use pp <= {arch.n_layers}")
-    if m.ep not in (1, m.tp):
-        raise InfersimError(f"ep={m.ep}: expert parallelism is 1 or equal to tp ({m.tp})")
     if m.ep > 1 and not arch.is_moe:
         raise InfersimError(f"ep={m.ep} but {arch.id} has no experts: use ep = 1")
+    if m.attn_dp > 1 and not arch.is_moe:
+        raise InfersimError(f"attn_dp={m.attn_dp} but {arch.id} has no experts, so attention groups would be "
+                            f"independent replicas: use replicas = {m.attn_dp * m.replicas} and attn_dp = 1")
+    moe_chips = m.tp * m.attn_dp
+    if m.ep > 1 and (moe_chips % m.ep or m.ep > arch.n_experts):
+        raise InfersimError(f"ep={m.ep} must divide the tp x attn_dp = {moe_chips} chips the experts run on and be at "
+                            f"most the {arch.n_experts} experts of {arch.id}")
+
+
+def deployment_row(precision: Precision, mapping: Mapping) -> np.ndarray:
+    """The D_* row the kernels read: how one replica is split, and its data sizes."""
+    row = np.zeros(L.D_FIELDS)
+    row[L.D_TP] = mapping.tp
+    row[L.D_PP] = mapping.pp
+    row[L.D_ATTN_DP] = mapping.attn_dp
+    row[L.D_EP] = mapping.ep
+    row[L.D_W_BYTES] = precision.weight_bytes
+    row[L.D_KV_BYTES] = precision.kv_bytes
+    row[L.D_ACT_BYTES] = dtypes.ACTIVATION_BYTES
+    return row
 
 
 def config_row(chip_idx: int, model_idx: int, precision: Precision, mapping: Mapping, workload: Workload,
@@ -100,15 +143,10 @@ def config_row(chip_idx: int, model_idx: int, precision: Precision, mapping: Map
     row = np.zeros(L.K_FIELDS)
     row[L.K_CHIP] = chip_idx
     row[L.K_MODEL] = model_idx
-    row[L.K_TP] = mapping.tp
-    row[L.K_PP] = mapping.pp
-    row[L.K_EP] = mapping.ep
     row[L.K_BATCH] = batch
     row[L.K_INPUT_LEN] = workload.input_len
     row[L.K_OUTPUT_LEN] = workload.output_len
-    row[L.K_W_BYTES] = precision.weight_bytes
-    row[L.K_KV_BYTES] = precision.kv_bytes
-    row[L.K_ACT_BYTES] = dtypes.ACTIVATION_BYTES
     row[L.K_REPLICAS] = mapping.replicas
     row[L.K_PREFILL_CHUNK] = workload.prefill_chunk
+    row[L.K_DEPLOY:L.K_FIELDS] = deployment_row(precision, mapping)
     return row

@@ -8,13 +8,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .. import dtypes
 from ..errors import InfersimError
 from ..kernels import layout as L
 from ..kernels.step import evaluate_nb, new_result_matrix, step_time_nb
 from ..specs.chip import ChipSpec
 from ..specs.model_arch import Architecture
-from .configuration import Mapping, Precision, Workload, check_mapping, config_row
+from .configuration import Mapping, Precision, Workload, check_mapping, config_row, deployment_row
 from .packing import pack_architecture, pack_chip
 
 
@@ -95,8 +94,7 @@ def operator_table(chip: ChipSpec, arch: Architecture, precision: Precision, map
         seqs, new, past = batch / micro, 1.0, workload.input_len + (workload.output_len - 1) / 2.0
     else:
         seqs, new, past = 1.0, float(workload.input_len), 0.0
-    total = step_time_nb(a, c, seqs, new, past, decode, precision.weight_bytes, precision.kv_bytes,
-                         dtypes.ACTIVATION_BYTES, mapping.tp, mapping.pp, mapping.ep,
+    total = step_time_nb(a, c, deployment_row(precision, mapping), seqs, new, past, decode,
                          flops, nbytes, count, times, bounds, bound_time)
     rows = []
     for op in range(L.N_OPS):
@@ -133,14 +131,14 @@ def static_batch(chip: ChipSpec, arch: Architecture, precision: Precision, mappi
     c = pack_chip(chip, precision.compute_dtype)
     scratch = [np.zeros(L.N_OPS) for _ in range(4)]
     bounds, bound_time = np.zeros(L.N_OPS, dtype=np.int64), np.zeros(3)
-    args = (precision.weight_bytes, precision.kv_bytes, dtypes.ACTIVATION_BYTES, mapping.tp, mapping.pp, mapping.ep)
+    dep = deployment_row(precision, mapping)
     micro = min(batch, mapping.pp)
     # prefill: micro-batches of prompts flow through the stages; the last one leaves after
     # (stages + micro-batches - 1) stage times
-    t_pf = step_time_nb(a, c, batch / micro, float(workload.input_len), 0.0, False, *args, *scratch, bounds, bound_time)
+    t_pf = step_time_nb(a, c, dep, batch / micro, float(workload.input_len), 0.0, False, *scratch, bounds, bound_time)
     ttft = t_pf * (mapping.pp + micro - 1) / mapping.pp + chip.efficiency.prefill_overhead_s
     past = workload.input_len + (workload.output_len - 1) / 2.0
-    tpot = step_time_nb(a, c, batch / micro, 1.0, past, True, *args, *scratch, bounds, bound_time) \
+    tpot = step_time_nb(a, c, dep, batch / micro, 1.0, past, True, *scratch, bounds, bound_time) \
         + chip.efficiency.step_overhead_s
     total = ttft + (workload.output_len - 1) * tpot
     return StaticBatch(ttft, tpot, mapping.replicas * batch * workload.output_len / total, fit.fits, fit.max_batch)

@@ -1,9 +1,13 @@
-"""Choose TP / PP / EP / DP for a chip count (or the smallest count that fits).
+"""Choose the parallel mapping for a chip count (or the smallest count that fits, and wider ones).
 
-Candidates: tp a power of two up to min(scale-up domain, attention heads); pp any stage count
-up to the layer count; ep in {1, tp} for MoE models; replicas fill the chip count. Every
-candidate is evaluated by the same numba kernel in one batched call, and the best is taken
-for the objective: 'throughput' (system output tokens/s) or 'latency' (TPOT, then TTFT).
+Candidates (pruned, not exhaustive): attention tp a power of two up to min(scale-up domain,
+attention heads); pp any stage count up to the layer count. Mixture-of-experts models add
+attention data parallelism (attn_dp: powers of two, and the whole count over tp) with the experts spread over the tp x attn_dp
+chips (ep = tp x attn_dp, or ep = attn_dp with each expert split over a tp group), groups that may
+span the scale-up domain and the scale-out network, and chip counts up to 16x the fewest that fit;
+without attention DP, ep is 1 or tp. Replicas fill the chip count. Every candidate is evaluated by
+the same numba kernel in one batched call, and the best is taken for the objective: 'throughput'
+(system output tokens/s per chip) or 'latency' (TPOT, then TTFT).
 """
 
 from __future__ import annotations
@@ -39,8 +43,25 @@ def tp_candidates(chip: ChipSpec, arch: Architecture) -> list[int]:
     return out
 
 
-def _ep_options(arch: Architecture, tp: int) -> list[int]:
-    return [1, tp] if arch.is_moe and tp > 1 else [1]
+MOE_CHIP_COUNT_FACTOR = 16   # MoE searches try chip counts up to this multiple of the fewest that fit
+MAX_ATTN_DP_PP = 2           # with attention DP, pipeline stages beyond this are not tried (engines do not combine them)
+
+
+def _moe_splits(arch: Architecture, tp: int, n: int) -> list[tuple[int, int]]:
+    """(attn_dp, ep) pairs for attention tp on at most n chips per stage: attn_dp 1 with ep 1 or tp; wider
+    attn_dp (powers of two) with ep over every chip, or over the groups with each expert split by tp."""
+    if not arch.is_moe:
+        return [(1, 1)]
+    out = [(1, 1)] + ([(1, tp)] if 1 < tp <= arch.n_experts else [])
+    dps, dp = set(), 2
+    while tp * dp <= n:
+        dps.add(dp)
+        dp *= 2
+    if n % tp == 0 and n // tp > 1:
+        dps.add(n // tp)  # the whole count as one replica (e.g. 144 = 18 nodes of 8)
+    for dp in sorted(dps):
+        out += [(dp, ep) for ep in dict.fromkeys((tp * dp, dp)) if ep <= arch.n_experts]
+    return out
 
 
 @dataclass(frozen=True)
@@ -98,15 +119,18 @@ def server_chips(chip: ChipSpec) -> int:
     return domain if chip.kind == "cpu" else max(domain, SERVER_ACCELERATORS)
 
 
-def chip_counts(chip: ChipSpec, need: int, num_chips: int | None) -> list[int]:
+def chip_counts(chip: ChipSpec, need: int, num_chips: int | None, moe: bool = False) -> list[int]:
     """The chip counts to try: the one given, or the fewest that fit plus powers of two above it
     up to a server or the scale-up domain, whichever is larger (at most 8x the fewest), so a tight
     fit is not the only option: an 8-card PCIe server is tried as well as the 2 cards that hold
-    the weights."""
+    the weights. For a mixture-of-experts model (`moe`) up to 16x the fewest whatever the domain:
+    expert parallelism pays off wider than a server."""
     if num_chips is not None:
         return [num_chips]
     counts = {need}
     top = min(max(need, server_chips(chip)), 8 * need)
+    if moe:
+        top = max(top, MOE_CHIP_COUNT_FACTOR * need)
     n = 1
     while n <= top:
         if n > need:
@@ -116,13 +140,15 @@ def chip_counts(chip: ChipSpec, need: int, num_chips: int | None) -> list[int]:
 
 
 def candidate_mappings(chip: ChipSpec, arch: Architecture, n: int, need: int) -> list[Mapping]:
+    """Mappings of n chips that may hold the model (tp x pp x attn_dp >= need), pruned as the module says."""
     out = []
     for tp in tp_candidates(chip, arch):
-        for pp in range(1, min(arch.n_layers, n // tp) + 1):
-            if tp * pp < need:  # cannot hold the model
-                continue
-            for ep in _ep_options(arch, tp):
-                out.append(Mapping(tp=tp, pp=pp, ep=ep, replicas=n // (tp * pp)))
+        for attn_dp, ep in _moe_splits(arch, tp, n):
+            top_pp = arch.n_layers if attn_dp == 1 else MAX_ATTN_DP_PP
+            for pp in range(1, min(top_pp, n // (tp * attn_dp)) + 1):
+                if tp * pp * attn_dp < need:  # cannot hold the model
+                    continue
+                out.append(Mapping(tp=tp, pp=pp, ep=ep, replicas=n // (tp * pp * attn_dp), attn_dp=attn_dp))
     return out
 
 
@@ -158,7 +184,7 @@ def search(chip: ChipSpec, arch: Architecture, precision: Precision, workload: W
         )
     if objective == "latency" and batch == 0:
         batch = 1
-    counts = chip_counts(chip, need, num_chips)
+    counts = chip_counts(chip, need, num_chips, arch.is_moe)
     mappings = [m for n in counts for m in candidate_mappings(chip, arch, n, need)]
     cands = [(m, batch) for m in mappings]
     out = _evaluate(chip, arch, precision, workload, cands)

@@ -21,13 +21,12 @@ import math
 from dataclasses import dataclass
 from statistics import NormalDist
 
-from .. import dtypes
 from ..errors import InfersimError
 from ..kernels.mixed_step import mixed_step_time_nb, new_scratch
 from ..specs.chip import ChipSpec
 from ..specs.model_arch import Architecture
 from ..specs.traffic import LengthDistribution
-from .configuration import Mapping, Precision
+from .configuration import Mapping, Precision, deployment_row
 from .evaluate import evaluate
 from .packing import pack_architecture, pack_chip
 
@@ -91,8 +90,7 @@ class ServingModel:
         self.pp = float(mapping.pp)
         self._a = pack_architecture(arch)
         self._c = pack_chip(chip, precision.compute_dtype)
-        self._args = (precision.weight_bytes, precision.kv_bytes, dtypes.ACTIVATION_BYTES,
-                      float(mapping.tp), float(mapping.pp), float(mapping.ep))
+        self._dep = deployment_row(precision, mapping)
         self._scratch = new_scratch()
         from .configuration import Workload
         # Paged KV cache: a running sequence holds its prompt and the tokens generated so far. Ages
@@ -114,8 +112,8 @@ class ServingModel:
 
     def _micro_batch_s(self, decoding: float, prefill_tokens: float) -> float:
         past = self.prefix + self.inputs.mean_tokens + self.outputs.mean_tokens / 2.0
-        return self.overhead + mixed_step_time_nb(self._a, self._c, decoding, past, prefill_tokens,
-                                                  self.prefix, *self._args, self._scratch)
+        return self.overhead + mixed_step_time_nb(self._a, self._c, self._dep, decoding, past, prefill_tokens,
+                                                  self.prefix, self._scratch)
 
     def load_elasticity(self, running: float, prompt_tokens: float, t: float, h: float = 1e-3) -> float:
         """d ln T / d ln B around an iteration of `running` sequences and `prompt_tokens` prompt

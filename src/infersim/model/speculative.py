@@ -7,13 +7,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import dtypes
 from ..errors import InfersimError
 from ..kernels import layout as L
 from ..kernels.step import step_time_nb
 from ..specs.chip import ChipSpec
 from ..specs.model_arch import Architecture
-from .configuration import Mapping, Precision, Workload
+from .configuration import Mapping, Precision, Workload, deployment_row
 from .packing import pack_architecture, pack_chip
 
 
@@ -42,12 +41,12 @@ def speculative_decode(chip: ChipSpec, arch: Architecture, precision: Precision,
     c = pack_chip(chip, precision.compute_dtype)
     scratch = [np.zeros(L.N_OPS) for _ in range(4)]
     bounds, bound_time = np.zeros(L.N_OPS, dtype=np.int64), np.zeros(3)
-    args = (precision.weight_bytes, precision.kv_bytes, dtypes.ACTIVATION_BYTES, mapping.tp, mapping.pp, mapping.ep)
+    dep = deployment_row(precision, mapping)
     past = workload.input_len + (workload.output_len - 1) / 2.0
     overhead = chip.efficiency.step_overhead_s
 
     def step(a_row, new_tokens: float) -> float:
-        return step_time_nb(a_row, c, float(batch), new_tokens, past, True, *args, *scratch, bounds, bound_time)
+        return step_time_nb(a_row, c, dep, float(batch), new_tokens, past, True, *scratch, bounds, bound_time)
 
     target = pack_architecture(arch)
     baseline = step(target, 1.0) + overhead

@@ -45,8 +45,7 @@ def comparison_table(df: pd.DataFrame) -> str:
                 cost.append(f"{r.usd_per_mtok_p10:.3f}-{r.usd_per_mtok_p90:.3f}")
         rows.append([
             str(i), r.chip + ("" if r.efficiency_fitted else " ~"), f"{r.num_chips} ({r.min_chips})",
-            r.chip_counts_tried, f"TP{r.tp} PP{r.pp}" + (f" EP{r.ep}" if r.ep > 1 else "")
-            + (f" DP{r.dp}" if r.dp > 1 else ""), str(r.batch), _fmt(units.s_to_ms(r.ttft_s), ".1f"),
+            r.chip_counts_tried, r.mapping, str(r.batch), _fmt(units.s_to_ms(r.ttft_s), ".1f"),
             _fmt(units.s_to_ms(r.tpot_s), ".2f"), _fmt(r.user_tokens_per_s, ".1f"),
             _fmt(r.tokens_per_s_per_chip, ".1f"), r.decode_bound, r.compute_dtype + wo, *cost,
         ])

@@ -10,11 +10,10 @@ import math
 import numpy as np
 import pandas as pd
 
-from ...dtypes import ACTIVATION_BYTES
 from ...errors import InfersimError
 from ...kernels import layout as L
 from ...kernels.step import evaluate_nb, new_result_matrix, step_time_nb
-from ...model.configuration import config_row, resolve_precision
+from ...model.configuration import config_row, deployment_row, resolve_precision
 from ...model.mapping_search import min_chips_to_fit
 from ...model.packing import pack_architecture, pack_chip
 from ...specs.library import Library
@@ -81,11 +80,11 @@ def _compute_bound_batch(arch_row, chip_row, precision, mapping, workload, limit
     scratch = [np.zeros(L.N_OPS) for _ in range(4)]
     bounds, bound_time = np.zeros(L.N_OPS, dtype=np.int64), np.zeros(3)
     past = workload.input_len + (workload.output_len - 1) / 2.0
+    dep = deployment_row(precision, mapping)
 
     def compute_bound(batch: int) -> bool:
         micro = min(batch, mapping.pp)
-        step_time_nb(arch_row, chip_row, batch / micro, 1.0, past, True, precision.weight_bytes, precision.kv_bytes,
-                     ACTIVATION_BYTES, mapping.tp, mapping.pp, mapping.ep, *scratch, bounds, bound_time)
+        step_time_nb(arch_row, chip_row, dep, batch / micro, 1.0, past, True, *scratch, bounds, bound_time)
         return bound_time[L.BOUND_COMPUTE] > bound_time[L.BOUND_MEMORY]
 
     if not compute_bound(limit):

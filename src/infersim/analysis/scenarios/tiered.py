@@ -47,7 +47,7 @@ def run_tiered(lib: Library, spec: ScenarioSpec, progress=None) -> ScenarioResul
                      max(1, round(t.output.mean_tokens)))
         try:
             need, _ = min_chips_to_fit(chip, arch, precision, w)
-            maps = [m for n in chip_counts(chip, need, None) for m in candidate_mappings(chip, arch, n, need)]
+            maps = [m for n in chip_counts(chip, need, None, arch.is_moe) for m in candidate_mappings(chip, arch, n, need)]
             g = best_goodput(chip, arch, precision, maps, inputs, t.output, ttft_target, tpot_target,
                              for_rate_per_s=c.rate_per_s, **options)
         except InfersimError as exc:
