@@ -137,7 +137,7 @@ def test_a_mapping_that_does_not_hold_the_model_is_not_replaced(lib):
     from infersim.accuracy.plan import Skip
 
     # Llama-3.1-405B in bf16 (811 GB) on two H100 (80 GB each) as TP2: not predicted, never re-mapped
-    with pytest.raises(Skip, match="the row's mapping TP2 PP1 does not hold llama-3.1-405b"):
+    with pytest.raises(Skip, match="the row.s mapping tp2 does not hold llama-3.1-405b"):
         plan_of(lib, model="llama-3.1-405b", weight_dtype="bf16")
 
 
@@ -159,13 +159,19 @@ def test_native_weight_dtypes(lib):
     assert native == {"llama-2-70b": "fp16", "llama-3.1-8b": "bf16", "deepseek-r1": "fp8", "gpt-oss-120b": "fp4"}
 
 
-def test_unmodelled_mappings_are_not_predicted(lib, tmp_path):
+def test_attention_dp_rows_use_their_mapping_and_bad_ones_say_why(lib, tmp_path):
     from infersim.accuracy.plan import Skip, plan_row
 
-    path = write(tmp_path, [line(id="A-1", num_chips="16", tp="8", model="mixtral-8x7b") + ",2"],
+    path = write(tmp_path, [line(id="A-1", num_chips="16", tp="8", ep="16", model="mixtral-8x7b") + ",2"],
                  header=SOURCE[0] + ",attn_dp")
-    with pytest.raises(Skip, match="attn_dp 2: attention data parallelism is not modelled"):
+    # tp8 x attn_dp 2 = 16 chips, one replica; mixtral has 8 experts, so ep 16 is refused
+    with pytest.raises(Skip, match="at most the 8 experts"):
         plan_row(lib, read_rows(path).table.iloc[0].to_dict())
+    ok = write(tmp_path, [line(id="A-3", num_chips="16", tp="8", ep="8", model="mixtral-8x7b") + ",2"],
+               header=SOURCE[0] + ",attn_dp")
+    plan = plan_row(lib, read_rows(ok).table.iloc[0].to_dict())
+    assert (plan.mapping.tp, plan.mapping.attn_dp, plan.mapping.ep, plan.mapping.replicas) == (8, 2, 8, 1)
+    assert plan.mapping.label == "tp8 dp2 ep8"
 
 
 def test_concurrency_and_disagg_rows_are_predicted(lib, tmp_path):

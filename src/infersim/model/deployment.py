@@ -42,8 +42,8 @@ def smallest_deployment(chip: ChipSpec, arch: Architecture, precision: Precision
 
 
 def exact_mappings(chip: ChipSpec, arch: Architecture, chips: int, one_replica: bool = False) -> list[Mapping]:
-    """The mappings that use all `chips` (tp x pp divides it; tp x pp = chips for `one_replica`),
-    single-stage ones first."""
+    """The mappings that use all `chips` (tp x pp divides it; tp x pp = chips for `one_replica`; for a
+    mixture-of-experts model also tp x attn_dp = chips with the experts over all), single-stage ones first."""
     out = []
     for tp in tp_candidates(chip, arch):
         for pp in range(1, min(arch.n_layers, chips // tp) + 1):
@@ -51,6 +51,10 @@ def exact_mappings(chip: ChipSpec, arch: Architecture, chips: int, one_replica: 
                 continue
             for ep in ([1, tp] if arch.is_moe and tp > 1 else [1]):
                 out.append(Mapping(tp=tp, pp=pp, ep=ep, replicas=chips // (tp * pp)))
+        # mixture of experts: one replica of attention DP over every chip, experts over all of them
+        dp = chips // tp
+        if arch.is_moe and dp > 1 and chips % tp == 0 and chips <= arch.n_experts:
+            out.append(Mapping(tp=tp, ep=chips, attn_dp=dp))
     return [m for m in out if m.pp == 1] + [m for m in out if m.pp > 1]
 
 
