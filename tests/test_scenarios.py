@@ -18,19 +18,35 @@ def _spec(lib, sid, **update):
 
 
 def test_pairwise_advantage(lib):
-    spec = _spec(lib, "asic-tco-advantage", chips=["google-tpu-v7"], baseline_chips=["nvidia-h100-sxm", "nvidia-b200"],
-                 samples=2000)
+    spec = _spec(lib, "asic-tco-advantage", chips=["google-tpu-v7", "google-tpu-v6e"],
+                 baseline_chips=["nvidia-h100-sxm", "nvidia-b200"], samples=2000,
+                 views=["owner", "rental:gcp:3yr"], load_profiles=["flat", "azure-conversation-2024"],
+                 efficiency_variants=["own"])
     r = run_scenario(lib, spec)
-    h = r.headline
-    assert len(h) == 2
+    h = r.tables["advantage"]
     assert np.allclose(h["advantage_central"], 1 - h["asic_usd_per_mtok"] / h["gpu_usd_per_mtok"])
     assert (h["advantage_p10"] <= h["advantage_p50"]).all() and (h["advantage_p50"] <= h["advantage_p90"]).all()
     assert h["prob_in_40_65"].between(0, 1).all()
+    owner = h[h["view"] == "owner"]
+    assert len(owner) == 8   # 2 ASICs x 2 GPUs x 2 profiles, every chip has an owner's price
+    # a renter pays the list price per chip-hour: TPU v6e $1.22 and H100 $4.86 on GCP 3-year terms
+    # (newest listing), so under a flat load the advantage is 1 - 1.22 x f_v6e / (4.86 x f_h100),
+    # f = chips per M tokens/h of each deployment
+    deps = r.tables["deployments"].set_index("chip")
+    f = {c: deps.loc[c, "num_chips"] / (deps.loc[c, "system_tokens_per_s"] * 3600) * 1e6 for c in deps.index}
+    rent = h[(h["view"] == "rental:gcp:3yr") & (h["load_profile"] == "flat")].set_index("asic")
+    assert rent.loc["google-tpu-v6e", "advantage_central"] == pytest.approx(
+        1 - 1.22 * f["google-tpu-v6e"] / (4.86 * f["nvidia-h100-sxm"]), rel=1e-9)
+    # TPU v7 and B200 have no GCP 3-year price: listed, not answered
+    missing = r.tables["not_answered"]
+    assert ((missing["view"] == "rental:gcp:3yr") & (missing["asic"] == "google-tpu-v7")).any()
+    # the headline carries one column per load profile
+    assert {"prob_in_40_65_flat", "prob_in_40_65_azure-conversation-2024"} <= set(r.headline.columns)
     drivers = r.tables["drivers"]
     # the GPU's gross margin is among the inputs, and a higher GPU margin never lowers the ASIC's advantage
     m = drivers[drivers["input"] == "nvidia-h100-sxm.gross_margin"].iloc[0]
     assert m["advantage_at_high"] >= m["advantage_at_low"]
-    assert "advantage" in r.summary or "pairs" in r.summary
+    assert "pairs" in r.summary
 
 
 def test_elasticity_decode_bandwidth_prefill_compute(lib):
@@ -55,19 +71,25 @@ def test_elasticity_decode_bandwidth_prefill_compute(lib):
     assert h.loc["nvidia-h200-sxm", "ridge_flop_per_byte"] < h.loc["nvidia-h100-sxm", "ridge_flop_per_byte"]
 
 
-def test_budget_shock_moves_only_bom_chips_with_that_hbm(lib):
+def test_budget_shock_passes_hbm_through_as_a_range(lib):
     spec = _spec(lib, "hbm-price-shock", chips=["nvidia-b200", "nvidia-h100-sxm", "nvidia-gb300"])
     h = run_scenario(lib, spec).headline.set_index("chip")
     base, alt = lib.budget("central-2025"), lib.budget("hbm-2026")
-    # B200: BOM-priced with HBM3E; price change = GB x ($/GB change) / (1 - margin)
+    # B200: 180 GB of HBM3E; the seller's HBM bill moves by GB x ($/GB change): at cost the price rises by
+    # that, marked up by it / (1 - margin)
     b200 = lib.chip("nvidia-b200")
     row = chip_cost_row(b200, lib.platform_of(b200)).row
-    delta = row[L.P_HBM_GB] * (alt.hbm.hbm3e_usd_per_gb.central - base.hbm.hbm3e_usd_per_gb.central) / (1 - row[L.P_MARGIN])
-    assert h.loc["nvidia-b200", "chip_price_usd_shocked"] - h.loc["nvidia-b200", "chip_price_usd"] == pytest.approx(delta)
-    assert 0 < h.loc["nvidia-b200", "usd_per_mtok_change"] < h.loc["nvidia-b200", "chip_price_change"]
-    assert h.loc["nvidia-gb300", "chip_price_change"] == 0  # market-priced
+    delta = row[L.P_HBM_GB] * (alt.hbm.hbm3e_usd_per_gb.central - base.hbm.hbm3e_usd_per_gb.central)
+    price = h.loc["nvidia-b200", "chip_price_usd"]
+    assert h.loc["nvidia-b200", "chip_price_change_at_cost"] * price == pytest.approx(delta)
+    assert h.loc["nvidia-b200", "chip_price_change_marked_up"] * price == pytest.approx(delta / (1 - row[L.P_MARGIN]))
+    b = h.loc["nvidia-b200"]
+    assert 0 < b["usd_per_mtok_change_at_cost"] < b["usd_per_mtok_change_marked_up"] < b["chip_price_change_marked_up"]
+    # GB300 is priced at market: its HBM3E moves it at cost; its spec has no margin to mark up by
+    assert h.loc["nvidia-gb300", "chip_price_change_at_cost"] > 0
+    assert math.isnan(h.loc["nvidia-gb300", "chip_price_change_marked_up"])
     if alt.hbm.hbm3_usd_per_gb == base.hbm.hbm3_usd_per_gb:
-        assert h.loc["nvidia-h100-sxm", "chip_price_change"] == 0  # HBM3 did not move
+        assert h.loc["nvidia-h100-sxm", "chip_price_change_at_cost"] == 0  # HBM3 did not move
 
 
 def test_power_limited_site_stays_within_power(lib):
@@ -118,6 +140,7 @@ def test_scenario_cli_writes_tables_and_figures(capsys, tmp_path):
     out = capsys.readouterr().out
     assert code == 0 and "HBM" in out
     assert (tmp_path / "headline.csv").exists() and (tmp_path / "usd_per_mtok_change.png").exists()
+    assert "upper bound" in out   # the marked-up pass-through is called what it is
     assert (tmp_path / "summary.txt").read_text().strip()
 
 
@@ -136,7 +159,8 @@ def lib_path(sid):
 
 
 def test_efficiency_like_changes_only_the_efficiencies(lib):
-    base = _spec(lib, "asic-tco-advantage", chips=["google-tpu-v7"], baseline_chips=["nvidia-h200-sxm"], samples=500)
+    base = _spec(lib, "asic-tco-advantage", chips=["google-tpu-v7"], baseline_chips=["nvidia-h200-sxm"], samples=500,
+                 views=["owner"], load_profiles=["flat"], efficiency_variants=[])
     same = base.model_copy(update={"efficiency_like": "nvidia-h200-sxm"})
     a, b = (run_scenario(lib, s).tables["deployments"].set_index("chip") for s in (base, same))
     # the GPU already runs at its own efficiencies: unchanged; the TPU now runs at the GPU's

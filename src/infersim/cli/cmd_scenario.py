@@ -54,19 +54,28 @@ def _scenario_figures(lib, spec, result, plots, claim) -> list[tuple[str, object
     """(file name, draw(path)) of the scenario's figures."""
     head = result.headline
     if spec.kind == "pairwise_advantage":
-        drivers = result.tables["drivers"]
-        first = head.iloc[0]
-        d = drivers[(drivers["asic"] == first["asic"]) & (drivers["gpu"] == first["gpu"])].rename(
-            columns={"advantage_at_low": "metric_at_low", "advantage_at_high": "metric_at_high"})
-        d = d.assign(central_metric=first["advantage_central"])
-        return [("advantage.png", lambda p: plots.advantage_bands(head, claim, p)),
-                ("tornado.png", lambda p: plots.tornado_chart(d, f"advantage of {first['asic']} over {first['gpu']}", p))]
+        adv, drivers = result.tables["advantage"], result.tables["drivers"]
+        figs = [("advantage.png", lambda p: plots.advantage_views(adv, claim, p)),
+                ("probability.png", lambda p: plots.probability_grid(adv, p))]
+        if len(drivers):
+            first = drivers.iloc[0]
+            d = drivers[(drivers["asic"] == first["asic"]) & (drivers["gpu"] == first["gpu"])].rename(
+                columns={"advantage_at_low": "metric_at_low", "advantage_at_high": "metric_at_high",
+                         "advantage_central": "central_metric"})
+            figs.append(("tornado.png", lambda p: plots.tornado_chart(
+                d, f"advantage of {first['asic']} over {first['gpu']} (owner, first load profile)", p)))
+        return figs
+    if spec.kind == "migration":
+        return [("migration.png", lambda p: plots.migration_ranges(head, p))]
+    if spec.kind == "optics":
+        return [("optics.png", lambda p: plots.optics_counts(result.tables["points"], p))]
+    if spec.kind == "time_to_power":
+        return [("tokens_by_year.png", lambda p: plots.time_to_power_curves(result.tables["by_year"], p))]
     if spec.kind == "elasticity":
         return [("elasticities.png", lambda p: plots.elasticities(head, p)),
                 ("roofline.png", lambda p: _scenario_roofline(lib, spec, p))]
     if spec.kind == "budget_shock":
-        return [("usd_per_mtok_change.png",
-                 lambda p: plots.bars(head, "usd_per_mtok_change", "change in $/M tokens (%)", p, pct=True))]
+        return [("usd_per_mtok_change.png", lambda p: plots.pass_through_bars(head, p))]
     if spec.kind == "power_limited":
         return [("site_tokens.png", lambda p: plots.bars(
             head, "site_output_tokens_per_s", f"output tokens/s of a {spec.site_power_mw:g} MW site", p, log=True))]

@@ -107,6 +107,7 @@ class ChipHourSamples:
     total: np.ndarray
     power: np.ndarray
     power_idle: np.ndarray
+    inputs: dict[str, np.ndarray] | None = None   # with keep_inputs: each uncertain input's draws, by name
 
     def at_utilisation(self, utilisation) -> np.ndarray:
         """$/hour of a provisioned chip busy `utilisation` (scalar or per chip) of the time."""
@@ -129,11 +130,12 @@ def shared_uniforms(rows, n_samples: int, rng: np.random.Generator) -> np.ndarra
 def monte_carlo_chip_hour(chips: list[ChipSpec], platforms: list[PlatformSpec], budget: BudgetSpec,
                           basis: PriceBasis | Basis = "owner", n_samples: int = 20_000, seed: int = 0,
                           ranges: np.ndarray | None = None, rows=None,
-                          rng: np.random.Generator | None = None) -> ChipHourSamples:
+                          rng: np.random.Generator | None = None, keep_inputs: bool = False) -> ChipHourSamples:
     """$/chip-hour draws. Every budget range is a triangular distribution (low, central, high) shared
     by all chips of a sample; each chip's own inputs (price or margin, rent) are drawn apart, and its
     platform's inputs are shared with every other chip on that platform. `rows`: CostRows to use in
-    place of the chips' own (e.g. with another basis per chip)."""
+    place of the chips' own (e.g. with another basis per chip). `keep_inputs`: also return the
+    drawn value of every uncertain input, named as the tornado names them."""
     if n_samples < 100:
         raise InfersimError(f"use at least 100 Monte Carlo samples (got {n_samples})")
     if rows is None:
@@ -146,7 +148,27 @@ def monte_carlo_chip_hour(chips: list[ChipSpec], platforms: list[PlatformSpec], 
     br = budget_ranges(budget) if ranges is None else ranges
     monte_carlo_chip_hour_nb(np.stack([r.row for r in rows]), np.stack([r.ranges for r in rows]), br, u_budget,
                              u_chips, out, out_power)
-    return ChipHourSamples(out, out_power[:, :, 0], out_power[:, :, 1])
+    inputs = None
+    if keep_inputs:
+        inputs = {}
+        for k in range(L.B_FIELDS):
+            if br[k, 0] < br[k, 2]:
+                inputs[budget_field_name(k)] = triangular_ppf(u_budget[:, k], *br[k])
+        for c, cr in enumerate(rows):
+            for j, src in enumerate(cr.sources):
+                if cr.ranges[j, 0] < cr.ranges[j, 2] and src not in inputs:
+                    inputs[src] = triangular_ppf(u_chips[:, c, j], *cr.ranges[j])
+    return ChipHourSamples(out, out_power[:, :, 0], out_power[:, :, 1], inputs)
+
+
+def triangular_ppf(u: np.ndarray, low: float, mode: float, high: float) -> np.ndarray:
+    """Inverse CDF of the triangular distribution at each u (NumPy; the kernel's twin in closed form)."""
+    u = np.asarray(u, dtype=float)
+    if high <= low:
+        return np.full(u.shape, mode)
+    f = (mode - low) / (high - low)
+    return np.where(u < f, low + np.sqrt(u * (high - low) * (mode - low)),
+                    high - np.sqrt((1.0 - u) * (high - low) * (high - mode)))
 
 
 def percentiles(samples: np.ndarray, q=(10, 50, 90)) -> np.ndarray:

@@ -166,3 +166,110 @@ def heatmap(table: pd.DataFrame, x: str, y: str, value: str, title: str, path: P
     fig.colorbar(im, ax=ax, label=f"log10 {value}")
     ax.set_title(title, fontsize=9)
     return _save(fig, path)
+
+
+def advantage_views(adv: pd.DataFrame, claim: tuple[float, float], path: Path) -> Path:
+    """P10-P90 of each pair's advantage under each view (first load profile, each efficiency)."""
+    d = adv[adv["load_profile"] == adv["load_profile"].iloc[0]].reset_index(drop=True)
+    fig, ax = plt.subplots(figsize=(9, 0.22 * len(d) + 2), dpi=110)
+    views = list(dict.fromkeys(d["view"]))
+    colors = dict(zip(views, plt.cm.tab10(np.linspace(0, 1, 10))[: len(views)]))
+    y = np.arange(len(d))
+    ax.axvspan(100 * claim[0], 100 * claim[1], color="gold", alpha=0.3, label=f"claimed {claim[0]:.0%}-{claim[1]:.0%}")
+    for v in views:
+        m = (d["view"] == v).to_numpy()
+        ax.hlines(y[m], 100 * d["advantage_p10"][m], 100 * d["advantage_p90"][m], color=colors[v], lw=2)
+        ax.plot(100 * d["advantage_p50"][m], y[m], "o", ms=3, color=colors[v], label=v)
+    ax.axvline(0, color="grey", lw=0.8)
+    ax.set_yticks(y, [f"{r.asic} vs {r.gpu} ({r.efficiency})" for r in d.itertuples()], fontsize=6)
+    ax.set_xlim(max(-150, 100 * d["advantage_p10"].min() - 5), 100)
+    ax.set_xlabel(f"ASIC advantage in $ per million output tokens (%), P10-P90, load {d['load_profile'].iloc[0]}")
+    ax.legend(fontsize=6, loc="lower left")
+    ax.invert_yaxis()
+    return _save(fig, path)
+
+
+def probability_grid(adv: pd.DataFrame, path: Path) -> Path:
+    """Probability of 40-65 % for each pair (rows) under each view, load profile and efficiency (columns)."""
+    d = adv.assign(pair=adv["asic"] + " vs " + adv["gpu"],
+                   column=adv["view"] + " | " + adv["load_profile"] + " | " + adv["efficiency"])
+    grid = d.pivot_table(index="pair", columns="column", values="prob_in_40_65", sort=False)
+    fig, ax = plt.subplots(figsize=(0.45 * grid.shape[1] + 4, 0.3 * grid.shape[0] + 3), dpi=110)
+    im = ax.imshow(grid.to_numpy(dtype=float), aspect="auto", cmap="viridis", vmin=0, vmax=1)
+    ax.set_xticks(range(grid.shape[1]), grid.columns, rotation=90, fontsize=5)
+    ax.set_yticks(range(grid.shape[0]), grid.index, fontsize=6)
+    fig.colorbar(im, ax=ax, label="probability the advantage is in 40-65 %")
+    return _save(fig, path)
+
+
+def migration_ranges(head: pd.DataFrame, path: Path) -> Path:
+    """Modelled saving range of each case against the reported one."""
+    fig, ax = plt.subplots(figsize=(9, 0.45 * len(head) + 1.5), dpi=110)
+    y = np.arange(len(head))
+    ax.hlines(y, 100 * head["modelled_saving_low"], 100 * head["modelled_saving_high"], color="tab:blue", lw=4,
+              label="modelled (prices' P10-P90, both efficiency assumptions)")
+    ax.hlines(y, 100 * head["reported_saving_low"], 100 * head["reported_saving_high"], color="tab:red", lw=2)
+    ax.plot(100 * head["reported_saving_low"], y, "|", color="tab:red", ms=12, label="reported")
+    ax.axvline(0, color="grey", lw=0.8)
+    ax.set_yticks(y, head["case"], fontsize=6)
+    ax.set_xlabel("saving in $ per unit of work moving to the new chip (%)")
+    ax.legend(fontsize=7)
+    ax.invert_yaxis()
+    return _save(fig, path)
+
+
+def optics_counts(points: pd.DataFrame, path: Path) -> Path:
+    """Modules per accelerator and optics' share of the chip-hour against cluster size, per chip and fabric."""
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5), dpi=110)
+    chips = list(dict.fromkeys(points["chip"]))
+    colors = dict(zip(chips, plt.cm.tab10(np.linspace(0, 1, 10))[: len(chips)]))
+    fabrics = list(dict.fromkeys(points["fabric"]))
+    styles = dict(zip(fabrics, ["-", ":", "--", "-."]))
+    for (chip, fabric), g in points.groupby(["chip", "fabric"], sort=False):
+        if fabric not in (fabrics[0], fabrics[-1]):
+            continue
+        g = g.sort_values("cluster_chips")
+        for ax, col in zip(axes, ("modules_per_chip", "optics_share_of_tco")):
+            ax.plot(g["cluster_chips"], g[col] * (100 if "share" in col else 1), styles[fabric], marker="o", ms=3,
+                    color=colors[chip], label=f"{chip} ({fabric})")
+    axes[0].axhline(6, color="grey", lw=0.8, ls="--")
+    axes[0].set_ylabel("optical modules per accelerator (scale-up + scale-out)")
+    axes[1].set_ylabel("optics' share of an owner's chip-hour (%)")
+    for ax in axes:
+        ax.set_xscale("log")
+        ax.set_xlabel("chips on the scale-out fabric")
+        ax.grid(True, which="both", lw=0.3, alpha=0.5)
+    axes[0].legend(fontsize=5, ncol=2)
+    return _save(fig, path)
+
+
+def time_to_power_curves(by_year: pd.DataFrame, path: Path) -> Path:
+    """Cumulative tokens served by year, one panel per grid delay, one line per strategy (first chip)."""
+    d = by_year[by_year["chip"] == by_year["chip"].iloc[0]]
+    delays = sorted(d["grid_delay_years"].unique())
+    fig, axes = plt.subplots(1, len(delays), figsize=(4 * len(delays), 4), dpi=110, sharey=True)
+    axes = np.atleast_1d(axes)
+    for ax, g in zip(axes, delays):
+        for strat, s in d[d["grid_delay_years"] == g].groupby("strategy", sort=False):
+            s = s.sort_values("year")
+            ax.plot(s["year"] + 1, s["tokens"].cumsum() / 1e15, marker="o", ms=3, label=strat)
+        ax.set_title(f"grid after {g:g} years", fontsize=9)
+        ax.set_xlabel("year")
+        ax.grid(True, lw=0.3, alpha=0.5)
+    axes[0].set_ylabel(f"cumulative output tokens (10^15), {d['chip'].iloc[0]}")
+    axes[0].legend(fontsize=7)
+    return _save(fig, path)
+
+
+def pass_through_bars(head: pd.DataFrame, path: Path) -> Path:
+    """Change in $/M tokens at cost and marked up, for the chips whose HBM moved."""
+    d = head[head["hbm_bill_delta_usd"] > 0].sort_values("usd_per_mtok_change_at_cost")
+    fig, ax = plt.subplots(figsize=(8, 0.35 * len(d) + 1.5), dpi=110)
+    y = np.arange(len(d))
+    ax.barh(y - 0.2, 100 * d["usd_per_mtok_change_at_cost"], height=0.4, label="passed through at cost")
+    ax.barh(y + 0.2, 100 * d["usd_per_mtok_change_marked_up"].fillna(0), height=0.4,
+            label="marked up by the seller's margin (upper bound)")
+    ax.set_yticks(y, d["chip"], fontsize=7)
+    ax.set_xlabel("change in $ per million tokens (%); absorbed by the seller: 0")
+    ax.legend(fontsize=7)
+    return _save(fig, path)

@@ -7,11 +7,11 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from .common import PositiveFloat, Provenance, Strict
+from .common import PositiveFloat, Provenance, Range, Strict
 from .price_basis import check_price_basis
 
 ScenarioKind = Literal["pairwise_advantage", "elasticity", "budget_shock", "power_limited", "latency_vs_cost",
-                       "request_rate", "tiered"]
+                       "request_rate", "tiered", "migration", "optics", "time_to_power"]
 
 
 class ServingClass(Strict):
@@ -24,6 +24,35 @@ class ServingClass(Strict):
     reused_prefix_tokens: float = Field(default=0.0, ge=0)  # context every request already has (agents)
     max_ttft_ms: PositiveFloat | None = None   # overrides the traffic's p99 TTFT target
     max_tpot_ms: PositiveFloat | None = None   # overrides the traffic's p99 TPOT target
+
+
+class OnsitePower(Strict):
+    """Generation built on the site while it waits for the grid (gas turbines, fuel cells)."""
+
+    capex_usd_per_kw: Range
+    energy_usd_per_kwh: Range
+    years_to_power: Range                  # from the decision to first power
+    life_years: PositiveFloat              # over which its capital is recovered
+
+
+class MigrationCase(Strict):
+    """A published move from one chip to another and the saving reported for it, rebuilt with the
+    prices of its time (`price_basis`, e.g. rental:gcp:on_demand@2025-03) and a workload."""
+
+    name: str
+    from_chip: str
+    to_chip: str
+    price_basis: Annotated[str, AfterValidator(check_price_basis)]
+    reported_saving: float = Field(ge=-1, le=1)            # 1 - new cost / old cost, as the claim states it
+    reported_saving_high: float | None = Field(default=None, ge=-1, le=1)   # when the claim is a range
+    claim: str                                             # what was claimed, by whom, when [source id]
+    model: str
+    weight_dtype: str = "fp8"
+    kv_dtype: str = "fp8"
+    input_len: int = Field(default=1024, ge=1)
+    output_len: int = Field(default=256, ge=1)
+    max_tpot_ms: PositiveFloat | None = None
+    workload_note: str = ""                                # how the workload stands in for the real one
 
 
 class ScenarioSpec(Strict):
@@ -50,7 +79,21 @@ class ScenarioSpec(Strict):
     request_rates_per_s: list[PositiveFloat] = Field(default_factory=list)  # request_rate
     batches: list[int] = Field(default_factory=list)     # latency_vs_cost, elasticity
     classes: list[ServingClass] = Field(default_factory=list)  # tiered
+    cases: list[MigrationCase] = Field(default_factory=list)    # migration
+    not_rebuilt: list[str] = Field(default_factory=list)        # migration: published cases left out, and why
+    cluster_chips: list[PositiveFloat] = Field(default_factory=list)   # optics: scale-out cluster sizes
+    fabrics: list[str] = Field(default_factory=list)            # optics: the budget's fabrics to compare
+    grid_delay_years: list[PositiveFloat] = Field(default_factory=list)  # time_to_power
+    horizon_years: PositiveFloat | None = None                  # time_to_power
+    build_years: Range | None = None                            # time_to_power: construction, ground to live
+    onsite_power: OnsitePower | None = None                     # time_to_power: behind-the-meter generation
+    rent_basis: Annotated[str, AfterValidator(check_price_basis)] | None = None  # time_to_power: renting meanwhile
     efficiency_like: str | None = None   # what-if: every chip runs at this chip's [efficiency] values
+    # pairwise_advantage: price bases to answer from (default: price_basis), load profiles (default flat),
+    # efficiency variants ("own" = each chip's own; a chip id = every chip at that chip's efficiencies)
+    views: list[Annotated[str, AfterValidator(check_price_basis)]] = Field(default_factory=list)
+    load_profiles: list[str] = Field(default_factory=list)
+    efficiency_variants: list[str] = Field(default_factory=list)
     samples: int = Field(default=20_000, ge=100)
     seed: int = 0
 
@@ -59,6 +102,8 @@ class ScenarioSpec(Strict):
         need = {
             "pairwise_advantage": ("baseline_chips",), "budget_shock": ("alt_budget",),
             "power_limited": ("site_power_mw",), "request_rate": ("request_rates_per_s",), "tiered": ("classes",),
+            "migration": ("cases",), "optics": ("cluster_chips", "fabrics"),
+            "time_to_power": ("grid_delay_years", "horizon_years", "build_years", "onsite_power", "site_power_mw"),
         }.get(self.kind, ())
         for f in need:
             if not getattr(self, f):

@@ -1,68 +1,193 @@
-"""Scenario kind `pairwise_advantage`: the $/M-token advantage of each ASIC over each GPU, with
-Monte Carlo bands and the inputs that move it (the 40-65 % ASIC claim)."""
+"""Scenario kind `pairwise_advantage`: the $/M-token advantage of each ASIC over each GPU, for each
+price basis (an owner's view and renters' views), load profile and efficiency assumption, with Monte
+Carlo bands, the probability of landing in the claimed 40-65 %, and the conditions that move it
+there (the 40-65 % ASIC claim)."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from ...cost.tco import monte_carlo_chip_hour, tornado
+from ...cost.inputs import chip_cost_row, parse_price_basis, rental_range, rentals_for
+from ...cost.tco import chip_hour_cost, monte_carlo_chip_hour, tornado
+from ...cost.utilisation import Profile, owner_usd_per_mean_chip_hour, renter_usd_per_mean_chip_hour
 from ...errors import InfersimError
+from ...kernels import layout as L
 from ...specs.library import Library
+from ...specs.price_basis import Basis
 from ...specs.scenario_file import ScenarioSpec
-from .deploy import ScenarioResult, deploy_all, deployment_record, scenario_chips
+from .deploy import Deployment, ScenarioResult, deploy_all, deployment_record, scenario_chips
 
 ASIC_CLAIM_RANGE = (0.40, 0.65)  # the claimed ASIC TCO advantage over GPUs (inference), tested here
+OWN_EFFICIENCY = "own"
+
+
+@dataclass
+class ViewDraws:
+    """$/M tokens draws of every chip of one view, profile and efficiency, and the drawn inputs."""
+
+    usd_per_mtok: dict[str, np.ndarray]
+    central: dict[str, float]
+    inputs: dict[str, np.ndarray]            # name -> drawn value per sample (for the conditions)
+    reserved_share: dict[str, float]         # renters: reserved / peak capacity at the central prices
+
+
+def on_demand_price(chip, basis: Basis) -> float | None:
+    """The renter's on-demand price beside a commitment (same provider and date), None without one."""
+    if basis.term == "on_demand":
+        return None
+    od = Basis("rental", provider=basis.provider, term="on_demand", as_of=basis.as_of)
+    if not rentals_for(chip, od.provider, "on_demand", od.as_of):
+        return None
+    return rental_range(chip, od).central
+
+
+def view_draws(lib: Library, spec: ScenarioSpec, deps: list[Deployment], basis: Basis, profile: Profile,
+               rng_seed: int) -> tuple[ViewDraws, list[tuple[str, str]]]:
+    """Monte Carlo of $/M tokens for every deployed chip that has a price in this view."""
+    budget = lib.budget(spec.budget)
+    rows, kept, missing = [], [], []
+    for d in deps:
+        chip = lib.chip(d.chip_id)
+        try:
+            rows.append(chip_cost_row(chip, lib.platform_of(chip), basis))
+            kept.append(d)
+        except InfersimError as exc:
+            missing.append((d.chip_id, str(exc)))
+    if not kept:
+        return ViewDraws({}, {}, {}, {}), missing
+    specs = [lib.chip(d.chip_id) for d in kept]
+    s = monte_carlo_chip_hour(specs, [lib.platform_of(c) for c in specs], budget, basis, spec.samples,
+                              rng_seed, rows=rows, keep_inputs=True)
+    out, central, shares = {}, {}, {}
+    for i, (d, cr, chip) in enumerate(zip(kept, rows, specs)):
+        if basis.view == "owner":
+            per_mean_chip = owner_usd_per_mean_chip_hour(s.total[:, i], s.power[:, i], s.power_idle[:, i], profile)
+            c = chip_hour_cost(chip, budget, basis, lib.platform_of(chip))
+            c_mean = owner_usd_per_mean_chip_hour(c.total_usd_per_hour, c.power_usd_per_hour,
+                                                  c.power_idle_usd_per_hour, profile)
+        else:
+            od = on_demand_price(chip, basis)
+            per_mean_chip, _ = renter_usd_per_mean_chip_hour(s.total[:, i], od, profile)
+            c_mean, x = renter_usd_per_mean_chip_hour(np.array([cr.row[L.P_RENT_USD_H]]), od, profile)
+            shares[d.chip_id] = float(x[0]) / profile.peak_to_mean
+        out[d.chip_id] = per_mean_chip * d.per_chip_hour
+        central[d.chip_id] = float(np.ravel(c_mean)[0]) * d.per_chip_hour
+    return ViewDraws(out, central, s.inputs, shares), missing
+
+
+def conditions(adv: np.ndarray, inside: np.ndarray, inputs: dict[str, np.ndarray], top: int = 3) -> list[dict]:
+    """The sampled inputs whose top third of draws most changes the chance of landing in the range:
+    P(in range | input in its top third) against P(in range | bottom third)."""
+    recs = []
+    for name, v in inputs.items():
+        if np.ptp(v) <= 0:
+            continue
+        lo, hi = np.percentile(v, [100 / 3, 200 / 3])
+        low, high = inside[v <= lo], inside[v >= hi]
+        if len(low) == 0 or len(high) == 0:
+            continue
+        recs.append({"input": name, "prob_in_range_input_low": float(low.mean()),
+                     "prob_in_range_input_high": float(high.mean()),
+                     "median_advantage_input_low": float(np.median(adv[v <= lo])),
+                     "median_advantage_input_high": float(np.median(adv[v >= hi]))})
+    recs.sort(key=lambda r: -max(abs(r["prob_in_range_input_high"] - r["prob_in_range_input_low"]),
+                                 abs(r["median_advantage_input_high"] - r["median_advantage_input_low"])))
+    return recs[:top]
 
 
 def run_pairwise_advantage(lib: Library, spec: ScenarioSpec, progress=None) -> ScenarioResult:
     asics, gpus = scenario_chips(lib, spec), spec.baseline_chips
-    deps, skipped = deploy_all(lib, spec, asics + gpus, progress)
-    by_id = {d.chip_id: d for d in deps}
-    budget = lib.budget(spec.budget)
-    specs = [lib.chip(d.chip_id) for d in deps]
-    platforms = [lib.platform_of(c) for c in specs]
-    samples = monte_carlo_chip_hour(specs, platforms, budget, spec.price_basis, spec.samples, spec.seed).total
-    per_mtok = samples * np.array([d.per_chip_hour for d in deps])[None, :]
-    col = {d.chip_id: i for i, d in enumerate(deps)}
+    views = [parse_price_basis(v) for v in (spec.views or [spec.price_basis])]
+    profiles = spec.load_profiles or ["flat"]
+    efficiencies = spec.efficiency_variants or [spec.efficiency_like or OWN_EFFICIENCY]
     lo, hi = ASIC_CLAIM_RANGE
-    rows, drivers = [], []
-    for a in asics:
-        for g in gpus:
-            if a not in by_id or g not in by_id:
-                continue
-            adv = 1.0 - per_mtok[:, col[a]] / per_mtok[:, col[g]]
-            p10, p50, p90 = np.percentile(adv, [10, 50, 90])
-            pa, pg = lib.chip(a), lib.chip(g)
-            tor = tornado([pa, pg], [lib.platform_of(pa), lib.platform_of(pg)], budget, lambda c, fa=by_id[a].per_chip_hour, fg=by_id[g].per_chip_hour:
-                          1.0 - c[0] * fa / (c[1] * fg), spec.price_basis)
-            top = tor.head(3)
-            for r in tor.itertuples(index=False):
-                drivers.append({"asic": a, "gpu": g, "input": r.input, "low_value": r.low_value,
-                                "high_value": r.high_value, "advantage_at_low": r.metric_at_low,
-                                "advantage_at_high": r.metric_at_high, "swing": r.swing})
-            rows.append({
-                "asic": a, "gpu": g, "asic_usd_per_mtok": by_id[a].usd_per_mtok, "gpu_usd_per_mtok": by_id[g].usd_per_mtok,
-                "advantage_central": 1.0 - by_id[a].usd_per_mtok / by_id[g].usd_per_mtok,
-                "advantage_p10": p10, "advantage_p50": p50, "advantage_p90": p90,
-                "prob_in_40_65": float(np.mean((adv >= lo) & (adv <= hi))),
-                "top_drivers": "; ".join(
-                    f"{r.input} {r.metric_at_low:+.0%}..{r.metric_at_high:+.0%}" for r in top.itertuples(index=False)),
-            })
-    head = pd.DataFrame(rows)
-    if head.empty:
-        raise InfersimError("no ASIC/GPU pair could be deployed: see the skipped chips")
-    inside = head[(head["advantage_p50"] >= lo) & (head["advantage_p50"] <= hi)]
-    summary = (f"{len(inside)} of {len(head)} ASIC/GPU pairs have a median $/M-token advantage inside "
-               f"{lo:.0%}-{hi:.0%} (median of all pairs {head['advantage_p50'].median():+.0%}); "
-               f"the inputs that move it most: {_most_common_driver(pd.DataFrame(drivers))}.")
-    deploy_table = pd.DataFrame([deployment_record(d) for d in deps])
-    return ScenarioResult(spec, head, summary, {"deployments": deploy_table, "drivers": pd.DataFrame(drivers)},
-                          skipped)
+    rows, cond_rows, dep_rows, skipped, drivers = [], [], [], [], []
+    for e_i, eff in enumerate(efficiencies):
+        owner_spec = spec.model_copy(update={"price_basis": "owner",
+                                             "efficiency_like": None if eff == OWN_EFFICIENCY else eff})
+        deps, skip = deploy_all(lib, owner_spec, asics + gpus, progress)
+        skipped += [(c, f"{why} (efficiency {eff})") for c, why in skip]
+        dep_rows += [dict(deployment_record(d), efficiency=eff) for d in deps]
+        by_id = {d.chip_id: d for d in deps}
+        for v_i, basis in enumerate(views):
+            for p_i, pid in enumerate(profiles):
+                profile = Profile.of(lib.load_profile(pid).hourly_relative_rate)
+                draws, missing = view_draws(lib, spec, deps, basis, profile, spec.seed + 1000 * v_i + 7 * e_i)
+                no_price = dict(missing)
+                for a in asics:
+                    for g in gpus:
+                        if a not in by_id or g not in by_id:
+                            continue
+                        base = {"view": basis.text, "load_profile": pid, "efficiency": eff, "asic": a, "gpu": g}
+                        if a in no_price or g in no_price:
+                            rows.append(dict(base, note="no price in this view: " + ", ".join(
+                                c for c in (a, g) if c in no_price)))
+                            continue
+                        adv = 1.0 - draws.usd_per_mtok[a] / draws.usd_per_mtok[g]
+                        inside = (adv >= lo) & (adv <= hi)
+                        p10, p50, p90 = np.percentile(adv, [10, 50, 90])
+                        row = dict(base, asic_usd_per_mtok=draws.central[a], gpu_usd_per_mtok=draws.central[g],
+                                   advantage_central=1.0 - draws.central[a] / draws.central[g],
+                                   advantage_p10=p10, advantage_p50=p50, advantage_p90=p90,
+                                   prob_in_40_65=float(inside.mean()), prob_above_65=float((adv > hi).mean()),
+                                   prob_below_40=float((adv < lo).mean()),
+                                   peak_to_mean=profile.peak_to_mean, note="")
+                        if basis.view == "rental":
+                            row["asic_reserved_share"] = draws.reserved_share.get(a)
+                            row["gpu_reserved_share"] = draws.reserved_share.get(g)
+                        conds = conditions(adv, inside, draws.inputs)
+                        row["conditions"] = "; ".join(
+                            f"{c['input']} low/high: P {c['prob_in_range_input_low']:.0%}/"
+                            f"{c['prob_in_range_input_high']:.0%}, median {c['median_advantage_input_low']:+.0%}/"
+                            f"{c['median_advantage_input_high']:+.0%}" for c in conds)
+                        cond_rows += [dict(base, **c) for c in conds]
+                        rows.append(row)
+                        if basis.view == "owner" and pid == profiles[0] and e_i == 0:
+                            drivers += _drivers(lib, spec, basis, by_id[a], by_id[g])
+    long = pd.DataFrame(rows)
+    if long.empty or "advantage_p50" not in long:
+        raise InfersimError("no ASIC/GPU pair could be deployed and priced: see the skipped chips")
+    answered = long[long["advantage_p50"].notna()].reset_index(drop=True)
+    not_answered = long[long["advantage_p50"].isna()][["view", "efficiency", "asic", "gpu", "note"]]
+    not_answered = not_answered.drop_duplicates().reset_index(drop=True)
+    head = _headline(answered, profiles)
+    summary = _summary(answered)
+    tables = {"advantage": answered, "not_answered": not_answered, "deployments": pd.DataFrame(dep_rows),
+              "conditions": pd.DataFrame(cond_rows), "drivers": pd.DataFrame(drivers)}
+    return ScenarioResult(spec, head, summary, tables, skipped)
 
 
-def _most_common_driver(drivers: pd.DataFrame) -> str:
-    if drivers.empty:
-        return "-"
-    top = drivers.sort_values("swing", ascending=False).groupby(["asic", "gpu"]).head(2)
-    return ", ".join(top["input"].value_counts().head(3).index)
+def _headline(answered: pd.DataFrame, profiles: list[str]) -> pd.DataFrame:
+    """One row per view, efficiency and pair: the median advantage and the probability of 40-65 %
+    under each load profile."""
+    keys = ["view", "efficiency", "asic", "gpu"]
+    out = answered[keys].drop_duplicates().reset_index(drop=True)
+    for pid in profiles:
+        sub = answered[answered["load_profile"] == pid].set_index(keys)
+        idx = pd.MultiIndex.from_frame(out[keys])
+        out[f"advantage_p50_{pid}"] = sub["advantage_p50"].reindex(idx).to_numpy()
+        out[f"prob_in_40_65_{pid}"] = sub["prob_in_40_65"].reindex(idx).to_numpy()
+    return out
+
+
+def _drivers(lib: Library, spec: ScenarioSpec, basis: Basis, a: Deployment, g: Deployment) -> list[dict]:
+    """Tornado of the central advantage (owner view, flat load): each input at its low and high."""
+    pa, pg = lib.chip(a.chip_id), lib.chip(g.chip_id)
+    tor = tornado([pa, pg], [lib.platform_of(pa), lib.platform_of(pg)], lib.budget(spec.budget),
+                  lambda c, fa=a.per_chip_hour, fg=g.per_chip_hour: 1.0 - c[0] * fa / (c[1] * fg), basis)
+    return [{"asic": a.chip_id, "gpu": g.chip_id, "input": r.input, "low_value": r.low_value,
+             "high_value": r.high_value, "advantage_at_low": r.metric_at_low, "advantage_at_high": r.metric_at_high,
+             "swing": r.swing, "advantage_central": r.central_metric} for r in tor.itertuples(index=False)]
+
+
+def _summary(h: pd.DataFrame) -> str:
+    lo, hi = ASIC_CLAIM_RANGE
+    parts = []
+    for (view, prof, eff), g in h.groupby(["view", "load_profile", "efficiency"], sort=False):
+        likely = g[g["prob_in_40_65"] >= 0.5]
+        parts.append(f"{view} / {prof} / {eff} efficiency: {len(likely)} of {len(g)} pairs more likely than not in "
+                     f"{lo:.0%}-{hi:.0%} (median advantage {g['advantage_p50'].median():+.0%})")
+    return "; ".join(parts) + "."
