@@ -16,7 +16,11 @@ def _tolerance(published: float) -> float:
 
 
 # Totals the config arithmetic does not reproduce within 1 %, with the reason (kept visible, not hidden)
-UNRESOLVED_TOTALS = {"kimi-k2": "technical report 1.04T; config arithmetic 1.026T (-1.3 %), no MTP layer to explain it"}
+# Active counts not checked, with the reason: qwen3-30b-a3b's 3.3B (config arithmetic 3.35B with the embeddings,
+# 3.04B without: the card truncates, or counts differently); glm-4.5-air's 12B (13.4B / 12.8B).
+UNRESOLVED_TOTALS = {"kimi-k2": "technical report 1.04T; config arithmetic 1.026T (-1.3 %), no MTP layer to explain it",
+                     "llama-4-scout": "model card 109B includes the vision encoder (~0.85B, not modelled); text model "
+                                      "107.8B (-1.1 %)"}
 
 
 @pytest.mark.parametrize("model", [m for m in REQUIRED_MODELS if m not in UNRESOLVED_TOTALS])
@@ -28,7 +32,7 @@ def test_total_params_match_published(lib, model):
 
 @pytest.mark.parametrize("model", [m for m in REQUIRED_MODELS if m in
                                    ("mixtral-8x7b", "deepseek-r1", "gpt-oss-120b", "qwen3-235b-a22b", "gpt-oss-20b",
-                                    "minimax-m2")])
+                                    "minimax-m2", "llama-4-scout", "llama-4-maverick", "deepseek-v3.1")])
 def test_active_params_match_published(lib, model):
     spec = lib.model(model)
     arch = lib.architecture(model)

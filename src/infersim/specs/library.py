@@ -140,9 +140,19 @@ class Library:
         return self._load("sweep", sweep_id)
 
     def architecture(self, model: str) -> Architecture:
-        """A library model id, or a path to a Hugging Face config.json read as it is."""
+        """A library model id, a path to a Hugging Face config.json, or a model folder holding one
+        (read as it is, with transformers' defaults for what it leaves out)."""
         if model.endswith(".json"):
             return architecture_from_config_json(Path(model))
+        if model not in self._index["model"] and ("/" in model or os.sep in model or Path(model).is_dir()):
+            folder = Path(model)
+            if not folder.is_dir():
+                raise UnknownIdError(f"model '{model}' is neither a model id nor a folder: give an id "
+                                     f"(`infersim specs list --model`), a config.json or a folder holding one")
+            if not (folder / "config.json").is_file():
+                raise SpecError(f"model folder '{folder}' has no config.json: give the folder of a Hugging Face "
+                                f"checkpoint or the path of its config.json")
+            return architecture_from_config_json(folder / "config.json")
         spec = self.model(model)
         return _normalise_or_raise(self.path("model", model), spec.id, spec.config)
 
@@ -173,7 +183,8 @@ def architecture_from_config_json(path: Path) -> Architecture:
         cfg = HFConfig.model_validate(picked)
     except ValidationError as exc:
         raise SpecError(loader.format_validation_error(path, HFConfig, exc)) from None
-    return _normalise_or_raise(path, path.parent.name or path.stem, cfg)
+    return _normalise_or_raise(path, path.parent.name if path.name == "config.json" and path.parent.name else path.stem,
+                               cfg)
 
 
 def check_file(path: Path) -> list[str]:

@@ -95,8 +95,10 @@ def load(path: Path, model: type[M]) -> M:
 
 
 def read_hf_config(path: Path) -> tuple[dict[str, Any], list[str]]:
-    """Read a Hugging Face config.json as it is: (fields infersim models, ignored keys)."""
-    from .model_arch import HFConfig
+    """Read a Hugging Face config.json as it is: (fields infersim models, ignored keys). A config
+    of an architecture infersim does not model (state-space or linear-attention layers, encoder-
+    only, encoder-decoder) is refused with the field that says so."""
+    from .model_arch import HFConfig, unsupported_architecture
 
     try:
         raw = json.loads(path.read_text())
@@ -107,8 +109,16 @@ def read_hf_config(path: Path) -> tuple[dict[str, Any], list[str]]:
     if not isinstance(raw, dict):
         raise SpecError(f"{path}: expected a JSON object with config.json fields")
     # multimodal configs nest the language model under text_config
+    why = unsupported_architecture(raw)
+    if why:
+        raise SpecError(f"{path}: {why}")
     if "text_config" in raw and "num_hidden_layers" not in raw and isinstance(raw["text_config"], dict):
-        raw = {**raw["text_config"], "model_type": raw["text_config"].get("model_type", raw.get("model_type"))}
+        text = raw["text_config"]
+        outer = {k: raw[k] for k in ("tie_word_embeddings",) if k in raw and k not in text}
+        raw = {**text, **outer, "model_type": text.get("model_type", raw.get("model_type"))}
+        why = unsupported_architecture(raw)
+        if why:
+            raise SpecError(f"{path}: text_config: {why}")
     known = set(HFConfig.model_fields)
     picked = {k: v for k, v in raw.items() if k in known and v is not None}
     ignored = sorted(k for k in raw if k not in known)
