@@ -188,7 +188,14 @@ def architecture_from_config_json(path: Path) -> Architecture:
 
 
 def check_file(path: Path) -> list[str]:
-    """Validate one file as whatever its folder says it is; [] when valid, else error lines."""
+    """Validate one file as whatever its folder says it is (a .json file: a Hugging Face
+    config.json); [] when valid, else error lines."""
+    if path.suffix == ".json":
+        try:
+            architecture_from_config_json(path)
+        except SpecError as exc:
+            return str(exc).splitlines()
+        return []
     cat = category_of(path)
     if cat is None:
         return []
