@@ -239,6 +239,23 @@ def target_of(src: Path) -> Path:
     return REPO / "README.md" if src.name == "README.md" else REPO / "docs" / src.name
 
 
+def add_new_pages_to_nav(check: bool) -> list[str]:
+    """Pages other engineers added as docs/<topic>.md: a nav line each in mkdocs.yml (before
+    Architecture), titled by the page's first heading."""
+    mkdocs = REPO / "mkdocs.yml"
+    text = mkdocs.read_text()
+    added = []
+    for page in sorted((REPO / "docs").glob("*.md")):
+        if f": {page.name}" in text:
+            continue
+        title = next((line[2:].strip() for line in page.read_text().splitlines() if line.startswith("# ")), page.stem)
+        text = text.replace("  - Architecture: architecture.md", f"  - {title}: {page.name}\n  - Architecture: architecture.md")
+        added.append(page.name)
+    if added and not check:
+        mkdocs.write_text(text)
+    return added
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="report pages that would change; write nothing")
@@ -261,6 +278,7 @@ def main() -> int:
             changed.append(target.relative_to(REPO))
             if not args.check:
                 target.write_text(text)
+    changed += [f"mkdocs.yml (nav: {name})" for name in add_new_pages_to_nav(args.check)]
     print("changed: " + (", ".join(map(str, changed)) if changed else "nothing"))
     return 1 if args.check and changed else 0
 
