@@ -14,7 +14,7 @@ optimisation (NIC i of every server on leaf i) changes which leaf a port lands o
 import numpy as np
 from numba import njit, prange
 
-from .config import JIT, JIT_PARALLEL
+from .config import JIT, JIT_LEAF, JIT_PARALLEL
 from .layout import (
     B_AVG_POWER,
     B_CHIP_LIFE_Y,
@@ -120,7 +120,7 @@ def fat_tree_nb(nic_gbps, cluster_chips, switch_gbps, switch_usd, switch_w, modu
             switches * switch_usd, switches * switch_w)
 
 
-@njit(**JIT)
+@njit(**JIT_LEAF)
 def chip_price_nb(chip, budget):
     """(price $, of which HBM $) of one chip: market price, or BOM / (1 - margin)."""
     if chip[P_BOM] == 1.0:
@@ -130,7 +130,7 @@ def chip_price_nb(chip, budget):
     return chip[P_MARKET_USD], 0.0
 
 
-@njit(**JIT)
+@njit(**JIT_LEAF)
 def chip_hour_cost_nb(chip, budget, out):
     """Fill out[CC_*] with the $/hour components of one deployed chip; returns the total."""
     price, hbm = chip_price_nb(chip, budget)

@@ -14,6 +14,16 @@ import numba
 
 JIT = dict(cache=True, nogil=True, fastmath=False)
 JIT_PARALLEL = dict(JIT, parallel=True)
+# Kernels that read and write arrays they are given and allocate none: compiled without reference
+# counting. Numba 0.62+ (LLVM's new pass manager) no longer inlines op_costs_nb into step_time_nb
+# before its reference-count pruning, so every step paid ~20 atomic NRT_incref/NRT_decref calls on
+# its array arguments: step_time_nb ran 3.5-4x slower on numba 0.68 than on 0.61 (CPU time per call,
+# interleaved runs). Without reference counting there are none to prune, on any numba version.
+# A kernel compiled with this cannot allocate an array (numba refuses to compile it).
+JIT_LEAF = dict(JIT, _nrt=False)
+# Iterations of a parallel loop handed to a thread at a time where the work per iteration varies
+# (the sweep's blocks): dynamic scheduling, used as `with numba.parallel_chunksize(DYNAMIC_CHUNK)`.
+DYNAMIC_CHUNK = 1
 
 
 def _kernel_source_digest() -> str:

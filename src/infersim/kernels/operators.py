@@ -12,7 +12,7 @@ for ONE instance (one layer) on one chip; `count` says how many instances the wh
 
 from numba import njit
 
-from .config import JIT
+from .config import JIT, JIT_LEAF
 from .layout import (
     A_ATT_DIM_DECODE, A_ATT_DIM_PREFILL, A_DENSE_FFN, A_DENSE_MLP_PARAMS, A_EXPERT_FFN, A_EXPERT_PARAMS, A_HIDDEN,
     A_KV_ELEMS, A_KV_SHARD_MAX, A_N_DENSE_LAYERS, A_N_EXPERTS, A_N_LAYERS, A_N_MOE_LAYERS, A_N_SHARED,
@@ -69,7 +69,7 @@ def distinct_experts_nb(n_experts, topk, tokens):
     return n_experts * (1.0 - (1.0 - topk / n_experts) ** tokens)
 
 
-@njit(**JIT)
+@njit(**JIT_LEAF)
 def _attention_cost_nb(layers, window, op, n_seqs, new_tokens, past_tokens, att_dim, kv_tok_bytes, io_bytes, tp,
                        flops, nbytes, count):
     """Attention core of `layers` layers that see at most `window` positions (0: unlimited)."""
@@ -84,7 +84,7 @@ def _attention_cost_nb(layers, window, op, n_seqs, new_tokens, past_tokens, att_
                   + io_bytes)                                      # q in, attention out
 
 
-@njit(**JIT)
+@njit(**JIT_LEAF)
 def op_costs_nb(arch, dep, n_seqs, new_tokens, past_tokens, is_decode, flops, nbytes, count):
     """Fill flops[op], nbytes[op] (per chip, one instance) and count[op] for every compute op of a
     micro-batch of `n_seqs` sequences of one replica split as `dep` says.

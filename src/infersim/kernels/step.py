@@ -10,7 +10,7 @@ import numpy as np
 from numba import njit, prange
 
 from .collectives import allreduce_time_nb, alltoall_time_nb, link_for_group_nb, p2p_time_nb
-from .config import JIT, JIT_PARALLEL
+from .config import JIT, JIT_LEAF, JIT_PARALLEL
 from .layout import (
     A_DENSE_FFN, A_EXPERT_FFN, A_HIDDEN, A_KV_SHARD_MAX, A_N_DENSE_LAYERS, A_N_LAYERS, A_N_MOE_LAYERS, A_TOPK, A_VOCAB,
     BOUND_NETWORK, C_EFF_DECODE, C_EFF_MEM, C_EFF_NET, C_EFF_PREFILL, C_MEM_BW, C_MEM_BYTES, C_OUT_BW, C_OUT_LAT_S,
@@ -30,7 +30,7 @@ ACT_TENSORS_PER_TOKEN = 4.0  # hidden-state buffers alive at once (residual, nor
 ACT_MEMORY_SHARE_MAX = 0.10
 
 
-@njit(**JIT)
+@njit(**JIT_LEAF)
 def step_time_nb(arch, chip, dep, n_seqs, new_tokens, past_tokens, is_decode, flops, nbytes, count, times, bounds,
                  bound_time):
     """Seconds for one micro-batch of `n_seqs` sequences of a replica split as `dep` (D_* fields) to
@@ -93,7 +93,7 @@ def step_time_nb(arch, chip, dep, n_seqs, new_tokens, past_tokens, is_decode, fl
     return total
 
 
-@njit(**JIT)
+@njit(**JIT_LEAF)
 def dominant_bound_nb(bound_time):
     best = 0
     for b in range(1, 3):
@@ -102,7 +102,7 @@ def dominant_bound_nb(bound_time):
     return best
 
 
-@njit(**JIT)
+@njit(**JIT_LEAF)
 def memory_per_chip_nb(arch, chip, dep, input_len, output_len, prefill_chunk):
     """(usable, weights, fixed activations, bytes per extra sequence of the replica) per chip, in bytes.
 
@@ -124,7 +124,7 @@ def memory_per_chip_nb(arch, chip, dep, input_len, output_len, prefill_chunk):
     return usable, weights, fixed_act, per_seq
 
 
-@njit(**JIT)
+@njit(**JIT_LEAF)
 def capacity_nb(arch, chip, cfg):
     """(max_batch, weights, fixed activations, bytes per sequence) per chip for the deployment,
     lengths and prefill chunk of configuration row `cfg` (K_* fields; its batch is not read)."""
@@ -135,7 +135,7 @@ def capacity_nb(arch, chip, cfg):
     return max_batch, weights, fixed_act, per_seq
 
 
-@njit(**JIT)
+@njit(**JIT_LEAF)
 def prefill_phase_nb(arch, chip, cfg, flops, nbytes, count, times, bounds, bound_time):
     """(ttft_s, busy_s, bound): one prompt of cfg[K_INPUT_LEN] tokens in each attention group,
     prefilled together. TTFT without queueing, and the time per prompt the replica is kept busy
@@ -151,26 +151,34 @@ def prefill_phase_nb(arch, chip, cfg, flops, nbytes, count, times, bounds, bound
     return ttft, busy, dominant_bound_nb(bound_time)
 
 
-@njit(**JIT)
+@njit(**JIT_LEAF)
+def decode_context_nb(input_len, output_len):
+    """Average tokens already in the KV cache over a request's decode steps (from input_len to
+    input_len + output_len - 1)."""
+    return input_len + (output_len - 1.0) / 2.0
+
+
+@njit(**JIT_LEAF)
 def decode_phase_nb(arch, chip, cfg, batch, flops, nbytes, count, times, bounds, bound_time):
     """(tpot_s, bound) of one decode step of `batch` sequences per replica: micro-batches cycle through
-    the stages, at the average context (it grows from input_len to input_len + output_len)."""
+    the stages, at the average context. Depends on the lengths only through decode_context_nb (the
+    sweep shares one decode step among lengths with the same average context)."""
     dep = cfg[K_DEPLOY:K_FIELDS]
     micro = min(batch, max(dep[D_PP], 1.0))
-    past_avg = cfg[K_INPUT_LEN] + (cfg[K_OUTPUT_LEN] - 1.0) / 2.0
+    past_avg = decode_context_nb(cfg[K_INPUT_LEN], cfg[K_OUTPUT_LEN])
     t_dec = step_time_nb(arch, chip, dep, batch / micro, 1.0, past_avg, True, flops, nbytes, count, times, bounds,
                          bound_time)
     return t_dec + chip[C_OVERHEAD_S], dominant_bound_nb(bound_time)
 
 
-@njit(**JIT)
+@njit(**JIT_LEAF)
 def replica_cycle_s_nb(batch, output_len, tpot, prefill_busy):
     """Seconds of one replica's cycle serving `batch` sequences: output_len - 1 decode steps and the
     prefills of the batch's prompts. The replica makes batch x output_len tokens per cycle."""
     return max(output_len - 1.0, 0.0) * tpot + batch * prefill_busy
 
 
-@njit(**JIT)
+@njit(**JIT_LEAF)
 def evaluate_one_nb(arch, chip, cfg, out, flops, nbytes, count, times, bounds, bound_time):
     """Evaluate one configuration row `cfg` into `out` (R_* fields)."""
     for j in range(out.shape[0]):
@@ -207,18 +215,31 @@ def evaluate_one_nb(arch, chip, cfg, out, flops, nbytes, count, times, bounds, b
     out[R_SYSTEM_TOK_S] = replica * cfg[K_REPLICAS]
 
 
+@njit(**JIT)
+def new_scratch_nb():
+    """Per-operator scratch arrays for step_time_nb: flops, nbytes, count, times, bounds, bound_time."""
+    return (np.zeros(N_OPS), np.zeros(N_OPS), np.zeros(N_OPS), np.zeros(N_OPS), np.zeros(N_OPS, dtype=np.int64),
+            np.zeros(3))
+
+
+@njit(**JIT)
+def evaluate_rows_nb(archs, chips, cfgs, out):
+    """Evaluate every row of cfgs (K_* fields) into out (R_* fields), serially: no parallel region, so
+    one configuration or a mapping search's few hundred cost microseconds whatever the other cores do."""
+    flops, nbytes, count, times, bounds, bound_time = new_scratch_nb()
+    for i in range(cfgs.shape[0]):
+        cfg = cfgs[i]
+        evaluate_one_nb(archs[int(cfg[K_MODEL])], chips[int(cfg[K_CHIP])], cfg, out[i],
+                        flops, nbytes, count, times, bounds, bound_time)
+
+
 @njit(**JIT_PARALLEL)
 def evaluate_nb(archs, chips, cfgs, out):
-    """Evaluate every row of cfgs (K_* fields) into out (R_* fields); parallel over rows."""
+    """Evaluate every row of cfgs (K_* fields) into out (R_* fields); parallel over rows (large batches)."""
     n = cfgs.shape[0]
     n_chunks = min(n, 64)
     for c in prange(n_chunks):
-        flops = np.zeros(N_OPS)
-        nbytes = np.zeros(N_OPS)
-        count = np.zeros(N_OPS)
-        times = np.zeros(N_OPS)
-        bounds = np.zeros(N_OPS, dtype=np.int64)
-        bound_time = np.zeros(3)
+        flops, nbytes, count, times, bounds, bound_time = new_scratch_nb()
         start = c * n // n_chunks
         stop = (c + 1) * n // n_chunks
         for i in range(start, stop):

@@ -10,20 +10,23 @@ from collections.abc import Callable
 
 from ..errors import InfersimError
 from ..specs.sweep_file import SweepSpec
-from .chunk import Partial, evaluate_range, merge
+from .chunk import Partial, Reducer
 from .grid import Grid
 
 TASKS_PER_WORKER = 4
 
 
 def _task(g: Grid, spec: SweepSpec, ranges: list[tuple[int, int]]) -> Partial:
-    return merge(g, spec, [evaluate_range(g, spec, s, e) for s, e in ranges])
+    red = Reducer(g, spec)
+    for s, e in ranges:
+        red.run(s, e)
+    return red.partial()
 
 
 def run_on_dask(g: Grid, spec: SweepSpec, ranges: list[tuple[int, int]], scheduler: str | None,
                 progress: Callable[[int, int], None] | None = None,
                 cluster_options: dict | None = None) -> list[Partial]:
-    """Evaluate `ranges` of outer configurations as tasks; progress(points_done, points_total)."""
+    """Evaluate `ranges` of blocks as tasks; progress(points_done, points_total)."""
     try:
         from dask.distributed import Client, LocalCluster, as_completed
     except ImportError:
@@ -43,8 +46,8 @@ def run_on_dask(g: Grid, spec: SweepSpec, ranges: list[tuple[int, int]], schedul
         groups = [ranges[i::n_tasks] for i in range(n_tasks)]
         grid = client.scatter(g, broadcast=True)
         futures = [client.submit(_task, grid, spec, grp, pure=False) for grp in groups]
-        nb = g.batches.shape[0]
-        points = [sum(e - s for s, e in grp) * nb for grp in groups]
+        per_block = g.n_points // g.n_blocks
+        points = [sum(e - s for s, e in grp) * per_block for grp in groups]
         parts, done = [], 0
         for fut in as_completed(futures):
             parts.append(fut.result())

@@ -1,5 +1,6 @@
 """The sweep's grid: its axes as packed arrays (chip variants, models, budget variants, tp, pp,
-lengths, batches), and the decoding of a flat row index back into a tidy record."""
+lengths, batches), the factor tables the factorised kernel reads (timing and memory variants of each
+chip, which chip variants share them), and the decoding of a flat row back into a tidy record."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from ..cost.inputs import budget_row, chip_cost_row
 from ..errors import InfersimError
 from ..kernels import grid_sweep as K
 from ..kernels import layout as L
-from ..model.configuration import resolve_precision
+from ..model.configuration import Mapping, Precision, Workload, config_row, resolve_precision
 from ..model.packing import pack_architecture, pack_chip
 from ..specs.library import Library
 from ..specs.sweep_file import SweepSpec
@@ -25,9 +26,17 @@ class Grid:
     """The sweep's axes as arrays, and the labels to decode a flat row back into a tidy record."""
 
     archs: np.ndarray
-    chips: np.ndarray
-    costs: np.ndarray
+    chips: np.ndarray              # one C_* row per chip variant, every multiplier applied
+    costs: np.ndarray              # one P_* row per chip variant
     budgets: np.ndarray
+    tchips: np.ndarray             # one C_* row per timing variant (FLOP/s and bandwidth multipliers only)
+    mchips: np.ndarray             # one C_* row per memory variant (capacity multiplier only)
+    chip_tvars: np.ndarray         # [chip, j]: timing variants of each chip
+    chip_mvars: np.ndarray         # [chip, j]: memory variants of each chip
+    tvar_variants: np.ndarray      # [timing variant, j]: the chip variants that share it
+    variant_tchip: np.ndarray      # [chip variant]: its timing variant
+    variant_mchip: np.ndarray      # [chip variant]: its memory variant
+    variant_mslot: np.ndarray      # [chip variant]: position of its memory variant in chip_mvars of its chip
     tps: np.ndarray
     pps: np.ndarray
     inputs: np.ndarray
@@ -35,15 +44,22 @@ class Grid:
     batches: np.ndarray
     w_bytes: float
     kv_bytes: float
+    cfg: np.ndarray                # K_* row of the fixed settings: dtypes, prefill chunk, EP 1, one replica
     chip_labels: pd.DataFrame      # one row per chip variant: chip, scale_*
     model_labels: list[str]
     budget_labels: pd.DataFrame    # one row per budget variant: scale_electricity, scale_hbm_price
     skipped: list[tuple[str, str]]
 
     @property
+    def n_blocks(self) -> int:
+        """Units of parallel work: (chip, model, tp, pp)."""
+        return self.chip_tvars.shape[0] * self.archs.shape[0] * self.tps.shape[0] * self.pps.shape[0]
+
+    @property
     def n_outer(self) -> int:
-        return K.outer_count_nb(self.chips.shape[0], self.archs.shape[0], self.budgets.shape[0], self.tps.shape[0],
-                                self.pps.shape[0], self.inputs.shape[0], self.outputs.shape[0])
+        """(chip variant, model, budget, tp, pp, input, output) combinations: points without the batch axis."""
+        return int(np.prod([a.shape[0] for a in (self.chips, self.archs, self.budgets, self.tps, self.pps,
+                                                  self.inputs, self.outputs)], dtype=np.int64))
 
     @property
     def n_points(self) -> int:
@@ -56,8 +72,10 @@ def build_grid(lib: Library, spec: SweepSpec) -> Grid:
         lib.path("chip", c)
     budget = lib.budget(spec.budget)
     scale = spec.scale
+    timing = list(itertools.product(scale.flops, scale.memory_bandwidth))
+    memory = list(scale.memory_capacity)
     combos = list(itertools.product(scale.flops, scale.memory_bandwidth, scale.memory_capacity, scale.power, scale.price))
-    chips, costs, labels, skipped = [], [], [], []
+    chips, costs, labels, skipped, tchips, mchips, variant_t, variant_m, variant_slot = [], [], [], [], [], [], [], [], []
     w_bytes = dtypes.bytes_per_element(spec.weight_dtype, allowed=dtypes.WEIGHT_DTYPES, what="weight dtype")
     kv_bytes = dtypes.bytes_per_element(spec.kv_dtype, allowed=dtypes.KV_DTYPES, what="KV-cache dtype")
     for cid in chip_ids:
@@ -69,6 +87,16 @@ def build_grid(lib: Library, spec: SweepSpec) -> Grid:
             skipped.append((cid, str(exc)))
             continue
         base = pack_chip(chip, p.compute_dtype)
+        t0, m0 = len(tchips), len(mchips)
+        for f, bw in timing:
+            row = base.copy()
+            row[L.C_PEAK_FLOPS] *= f
+            row[L.C_MEM_BW] *= bw
+            tchips.append(row)
+        for cap in memory:
+            row = base.copy()
+            row[L.C_MEM_BYTES] *= cap
+            mchips.append(row)
         for f, bw, cap, pw, pr in combos:
             row, cost = base.copy(), base_cost.copy()
             row[L.C_PEAK_FLOPS] *= f
@@ -81,10 +109,18 @@ def build_grid(lib: Library, spec: SweepSpec) -> Grid:
             cost[L.P_PARTS_USD] *= pr
             chips.append(row)
             costs.append(cost)
+            variant_t.append(t0 + timing.index((f, bw)))
+            variant_slot.append(memory.index(cap))
+            variant_m.append(m0 + memory.index(cap))
             labels.append({"chip": cid, "scale_flops": f, "scale_memory_bandwidth": bw, "scale_memory_capacity": cap,
                            "scale_power": pw, "scale_price": pr})
     if not chips:
         raise InfersimError("no chip of the sweep can run its dtypes: " + "; ".join(f"{c}: {w}" for c, w in skipped))
+    n_chip = len(chips) // len(combos)
+    variant_t = np.asarray(variant_t, dtype=np.int64)
+    chip_tvars = np.arange(n_chip * len(timing), dtype=np.int64).reshape(n_chip, len(timing))
+    chip_mvars = np.arange(n_chip * len(memory), dtype=np.int64).reshape(n_chip, len(memory))
+    tvar_variants = np.stack([np.flatnonzero(variant_t == tv) for tv in range(len(tchips))])
     central = budget_row(budget)
     budgets, blabels = [], []
     for e, h in itertools.product(spec.budget_scale.electricity, spec.budget_scale.hbm_price):
@@ -99,8 +135,12 @@ def build_grid(lib: Library, spec: SweepSpec) -> Grid:
             raise InfersimError(f"sweep '{spec.id}': axis {name} needs whole numbers >= 1, got {values}")
     archs = np.stack([pack_architecture(lib.architecture(m)) for m in spec.models])
     f64 = lambda v: np.asarray(v, dtype=np.float64)  # noqa: E731
-    return Grid(archs, np.stack(chips), np.stack(costs), np.stack(budgets), f64(spec.tp), f64(spec.pp),
+    return Grid(archs, np.stack(chips), np.stack(costs), np.stack(budgets), np.stack(tchips), np.stack(mchips),
+                chip_tvars, chip_mvars, tvar_variants, variant_t, np.asarray(variant_m, dtype=np.int64),
+                np.asarray(variant_slot, dtype=np.int64), f64(spec.tp), f64(spec.pp),
                 f64(spec.input_len), f64(spec.output_len), f64(spec.batch), w_bytes, kv_bytes,
+                config_row(0, 0, Precision(spec.weight_dtype, spec.kv_dtype, spec.weight_dtype, False), Mapping(),
+                           Workload(1, 1)),
                 pd.DataFrame(labels), list(spec.models), pd.DataFrame(blabels), skipped)
 
 

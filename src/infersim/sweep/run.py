@@ -1,9 +1,9 @@
 """`infersim sweep`: a design-space sweep from a sweep file, streamed chunk by chunk.
 
-Builds the grid, evaluates chunks with the numba sweep kernel (locally or on a Dask cluster) and
-keeps only reductions: the best k points per chip variant, the Pareto front (tokens/s per user
-against $/M tokens) and a histogram of $/M tokens. Memory is bounded by the chunk, whatever the
-size of the sweep.
+Builds the grid, evaluates it block by block with the factorised sweep kernel (locally or on a Dask
+cluster) and keeps only reductions: the best k points per chip variant, the Pareto front (tokens/s
+per user against $/M tokens) and a histogram of $/M tokens. Nothing per point is stored: memory is
+bounded by the axes, whatever the number of points.
 """
 
 from __future__ import annotations
@@ -17,10 +17,9 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InfersimError
-from ..kernels import grid_sweep as K
 from ..specs.library import Library
 from ..specs.sweep_file import SweepSpec
-from .chunk import HIST_EDGES, evaluate_range, merge
+from .chunk import HIST_EDGES, Reducer, Tables, merge
 from .grid import build_grid, records
 
 
@@ -34,28 +33,29 @@ class SweepResult:
     kernel_seconds: float
     peak_rss_bytes: int
     skipped: list[tuple[str, str]]
+    counters: np.ndarray          # grid_sweep.N_*: work done (decode steps evaluated, points kept, ...)
 
 
 def run_sweep(lib: Library, spec: SweepSpec, chunk_points: int = 2_000_000, backend: str = "local",
               scheduler: str | None = None,
               progress: Callable[[int, int], None] | None = None) -> SweepResult:
-    """Run the sweep; `progress(points_done, points_total)` is called after each chunk."""
+    """Run the sweep; `progress(points_done, points_total)` is called after each chunk of blocks.
+    chunk_points: points per chunk (the progress step; memory does not depend on it)."""
     g = build_grid(lib, spec)
     t0 = time.perf_counter()
-    n_outer, nb = g.n_outer, g.batches.shape[0]
-    step = max(1, chunk_points // nb)
-    ranges = [(s, min(s + step, n_outer)) for s in range(0, n_outer, step)]
+    per_block = g.n_points // g.n_blocks
+    step = max(1, chunk_points // per_block)
+    ranges = [(s, min(s + step, g.n_blocks)) for s in range(0, g.n_blocks, step)]
     kernel_s = 0.0
     if backend == "local":
-        parts, buf = [], np.empty((step * nb, K.S_FIELDS))
+        reducer = Reducer(g, spec, Tables(g))
         for s, e in ranges:
             k0 = time.perf_counter()
-            parts.append(evaluate_range(g, spec, s, e, buf))
+            reducer.run(s, e)
             kernel_s += time.perf_counter() - k0
-            if len(parts) > 64:  # keep memory bounded: fold the partial results as we go
-                parts = [merge(g, spec, parts)]
             if progress:
-                progress(e * nb, g.n_points)
+                progress(e * per_block, g.n_points)
+        parts = [reducer.partial()]
     elif backend == "dask":
         from .dask_backend import run_on_dask
 
@@ -69,4 +69,5 @@ def run_sweep(lib: Library, spec: SweepSpec, chunk_points: int = 2_000_000, back
     hist = pd.DataFrame({"log10_usd_per_mtok_low": HIST_EDGES[:-1], "log10_usd_per_mtok_high": HIST_EDGES[1:],
                          "count": total.hist})
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    return SweepResult(table, hist, g.n_points, total.feasible, seconds, kernel_s or seconds, peak, g.skipped)
+    return SweepResult(table, hist, g.n_points, total.feasible, seconds, kernel_s or seconds, peak, g.skipped,
+                       total.counters)
