@@ -32,3 +32,23 @@ def grid(lib):
     cfgs[:, L.K_INPUT_LEN] = rng.integers(128, 8192, n)
     cfgs[:, L.K_OUTPUT_LEN] = rng.integers(64, 2048, n)
     return arch_rows, chip_rows, cfgs
+
+
+@pytest.fixture(scope="session")
+def machine():
+    """What every result is recorded with: processor, cores, threads, Python and library versions."""
+    import os
+    import platform
+
+    import llvmlite
+    import numba
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "numba_threads": numba.get_num_threads(),
+            "python": platform.python_version(), "numba": numba.__version__, "llvmlite": llvmlite.__version__,
+            "numpy": np.__version__}

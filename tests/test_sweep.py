@@ -101,8 +101,10 @@ def _brute_force(g, spec, out):
     df["variant"] = (df["row"] // g.batches.shape[0]) // (g.n_outer // g.chips.shape[0])
     top = df.sort_values(["usd", "row"]).groupby("variant").head(r.top_k)
     # the Pareto front by its definition: no point as fast and cheaper, or faster and as cheap
+    # (of points equal in both, the lowest row: rented chips cost the same under every budget)
     front = [x.row for x in df.itertuples() if not ((df["speed"] >= x.speed) & (df["usd"] < x.usd)).any()
-             and not ((df["speed"] > x.speed) & (df["usd"] <= x.usd)).any()]
+             and not ((df["speed"] > x.speed) & (df["usd"] <= x.usd)).any()
+             and not ((df["speed"] == x.speed) & (df["usd"] == x.usd) & (df["row"] < x.row)).any()]
     hist = np.bincount(np.clip(np.searchsorted(HIST_USD_EDGES, df["usd"], side="right") - 1, 0,
                                len(HIST_USD_EDGES) - 2), minlength=len(HIST_USD_EDGES) - 1)
     return ok, top, df.set_index("row").loc[front], hist

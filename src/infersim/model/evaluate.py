@@ -10,11 +10,11 @@ import pandas as pd
 
 from ..errors import InfersimError
 from ..kernels import layout as L
-from ..kernels.step import evaluate_nb, new_result_matrix, step_time_nb
+from ..kernels.step import evaluate_rows_nb, step_time_nb
 from ..specs.chip import ChipSpec
 from ..specs.model_arch import Architecture
 from .configuration import Mapping, Precision, Workload, check_mapping, config_row, deployment_row
-from .packing import pack_architecture, pack_chip
+from .packing import packed_architecture, packed_chip
 
 
 @dataclass(frozen=True)
@@ -43,24 +43,22 @@ class Result:
 
 
 def result_from_row(chip: ChipSpec, arch: Architecture, precision: Precision, mapping: Mapping,
-                    r: np.ndarray) -> Result:
-    fits = bool(r[L.R_FITS] == 1.0)
-
-    def f(i: int) -> float:
-        return float(r[i]) if fits else float("nan")
-
-    def bound(i: int) -> str:
-        return L.BOUND_NAMES[int(r[i])] if fits else "n/a"
-
+                    row: np.ndarray) -> Result:
+    r = row.tolist()
+    if r[L.R_FITS] == 1.0:
+        return Result(
+            chip=chip.id, model=arch.id, precision=precision, mapping=mapping, fits=True, batch=int(r[L.R_BATCH]),
+            max_batch=int(max(r[L.R_MAX_BATCH], 0)), ttft_s=r[L.R_TTFT_S], tpot_s=r[L.R_TPOT_S],
+            user_tokens_per_s=r[L.R_USER_TOK_S], system_tokens_per_s=r[L.R_SYSTEM_TOK_S],
+            decode_bound=L.BOUND_NAMES[int(r[L.R_DECODE_BOUND])], prefill_bound=L.BOUND_NAMES[int(r[L.R_PREFILL_BOUND])],
+            weight_bytes_per_chip=r[L.R_WEIGHT_BYTES_CHIP], kv_bytes_per_chip=r[L.R_KV_BYTES_CHIP],
+            memory_used_fraction=r[L.R_MEM_USED_FRAC], prefill_time_share=r[L.R_PREFILL_SHARE])
+    nan = float("nan")
     return Result(
-        chip=chip.id, model=arch.id, precision=precision, mapping=mapping, fits=fits,
-        batch=int(r[L.R_BATCH]) if fits else 0, max_batch=int(max(r[L.R_MAX_BATCH], 0)),
-        ttft_s=f(L.R_TTFT_S), tpot_s=f(L.R_TPOT_S), user_tokens_per_s=f(L.R_USER_TOK_S),
-        system_tokens_per_s=f(L.R_SYSTEM_TOK_S), decode_bound=bound(L.R_DECODE_BOUND),
-        prefill_bound=bound(L.R_PREFILL_BOUND), weight_bytes_per_chip=float(r[L.R_WEIGHT_BYTES_CHIP]),
-        kv_bytes_per_chip=f(L.R_KV_BYTES_CHIP), memory_used_fraction=f(L.R_MEM_USED_FRAC),
-        prefill_time_share=f(L.R_PREFILL_SHARE),
-    )
+        chip=chip.id, model=arch.id, precision=precision, mapping=mapping, fits=False, batch=0,
+        max_batch=int(max(r[L.R_MAX_BATCH], 0)), ttft_s=nan, tpot_s=nan, user_tokens_per_s=nan,
+        system_tokens_per_s=nan, decode_bound="n/a", prefill_bound="n/a", weight_bytes_per_chip=r[L.R_WEIGHT_BYTES_CHIP],
+        kv_bytes_per_chip=nan, memory_used_fraction=nan, prefill_time_share=nan)
 
 
 def evaluate(chip: ChipSpec, arch: Architecture, precision: Precision, mapping: Mapping, workload: Workload,
@@ -69,8 +67,9 @@ def evaluate(chip: ChipSpec, arch: Architecture, precision: Precision, mapping: 
     fit: the Result says fits=False (see require_fit)."""
     check_mapping(chip, arch, mapping)
     cfg = config_row(0, 0, precision, mapping, workload, batch)[None, :]
-    out = new_result_matrix(1)
-    evaluate_nb(pack_architecture(arch)[None, :], pack_chip(chip, precision.compute_dtype)[None, :], cfg, out)
+    out = np.empty((1, L.R_FIELDS))
+    # serial: one row opens no parallel region, so the time does not depend on what the other cores do
+    evaluate_rows_nb(packed_architecture(arch), packed_chip(chip, precision.compute_dtype), cfg, out)
     return result_from_row(chip, arch, precision, mapping, out[0])
 
 
@@ -83,8 +82,8 @@ def operator_table(chip: ChipSpec, arch: Architecture, precision: Precision, map
     if phase not in ("prefill", "decode"):
         raise InfersimError(f"phase must be 'prefill' or 'decode', got '{phase}'")
     check_mapping(chip, arch, mapping)
-    a = pack_architecture(arch)
-    c = pack_chip(chip, precision.compute_dtype)
+    a = packed_architecture(arch)[0]
+    c = packed_chip(chip, precision.compute_dtype)[0]
     flops, nbytes, count, times = (np.zeros(L.N_OPS) for _ in range(4))
     bounds = np.zeros(L.N_OPS, dtype=np.int64)
     bound_time = np.zeros(3)
@@ -127,8 +126,8 @@ def static_batch(chip: ChipSpec, arch: Architecture, precision: Precision, mappi
     if batch < 1:
         raise InfersimError(f"a static batch needs at least 1 sequence, got {batch}")
     fit = evaluate(chip, arch, precision, mapping, workload, batch=batch)
-    a = pack_architecture(arch)
-    c = pack_chip(chip, precision.compute_dtype)
+    a = packed_architecture(arch)[0]
+    c = packed_chip(chip, precision.compute_dtype)[0]
     scratch = [np.zeros(L.N_OPS) for _ in range(4)]
     bounds, bound_time = np.zeros(L.N_OPS, dtype=np.int64), np.zeros(3)
     dep = deployment_row(precision, mapping)

@@ -20,12 +20,12 @@ import numpy as np
 from .. import units
 from ..errors import CapacityError, InfersimError
 from ..kernels import layout as L
-from ..kernels.step import evaluate_nb, new_result_matrix
+from ..kernels.step import evaluate_rows_nb, new_result_matrix
 from ..specs.chip import ChipSpec
 from ..specs.model_arch import Architecture
 from .configuration import Mapping, Precision, Workload, config_row
 from .evaluate import Result, result_from_row
-from .packing import pack_architecture, pack_chip
+from .packing import packed_architecture, packed_chip
 
 Objective = Literal["throughput", "latency"]
 MAX_CHIPS = 100_000
@@ -88,7 +88,8 @@ def _evaluate(chip: ChipSpec, arch: Architecture, precision: Precision, workload
               cands: list[tuple[Mapping, int]]) -> np.ndarray:
     cfgs = np.stack([config_row(0, 0, precision, m, workload, b) for m, b in cands])
     out = new_result_matrix(len(cands))
-    evaluate_nb(pack_architecture(arch)[None, :], pack_chip(chip, precision.compute_dtype)[None, :], cfgs, out)
+    # serial: a search is a few hundred rows (~1 us each); a parallel region would cost more under load
+    evaluate_rows_nb(packed_architecture(arch), packed_chip(chip, precision.compute_dtype), cfgs, out)
     return out
 
 

@@ -1,6 +1,9 @@
-"""The only place that turns spec objects into the flat float64 rows the kernels read."""
+"""The only place that turns spec objects into the flat float64 rows the kernels read, and a cache of
+packed rows for the single-configuration path (packing a chip reads ~20 fields through pydantic)."""
 
 from __future__ import annotations
+
+from collections import OrderedDict
 
 import numpy as np
 
@@ -78,3 +81,31 @@ def pack_chip(chip: ChipSpec, compute_dtype: str) -> np.ndarray:
     row[L.C_PREFILL_OVERHEAD_S] = eff.prefill_overhead_s
     row[L.C_OVERLAP_LOSS] = eff.overlap_loss
     return row
+
+
+PACKED_CACHE_SIZE = 512
+_packed: OrderedDict[tuple, tuple[object, np.ndarray]] = OrderedDict()
+
+
+def _cached(key: tuple, spec: object, make) -> np.ndarray:
+    hit = _packed.get(key)
+    if hit is not None and hit[0] is spec:
+        _packed.move_to_end(key)
+        return hit[1]
+    row = make()[None, :]
+    _packed[key] = (spec, row)      # the entry holds the spec, so its id cannot be reused while cached
+    if len(_packed) > PACKED_CACHE_SIZE:
+        _packed.popitem(last=False)
+    return row
+
+
+def packed_architecture(a: Architecture) -> np.ndarray:
+    """pack_architecture(a) as a 1 x A_FIELDS matrix, packed once per architecture object. Shared: do not
+    modify it (copy first)."""
+    return _cached((id(a), None), a, lambda: pack_architecture(a))
+
+
+def packed_chip(chip: ChipSpec, compute_dtype: str) -> np.ndarray:
+    """pack_chip(chip, compute_dtype) as a 1 x C_FIELDS matrix, packed once per chip object and dtype.
+    Shared: do not modify it (copy first)."""
+    return _cached((id(chip), compute_dtype), chip, lambda: pack_chip(chip, compute_dtype))
