@@ -279,3 +279,93 @@ def triangular_ppf(u, low, mode, high):
         mid = (lo + hi) / 2
         lo, hi = (mid, hi) if cdf(mid) < u else (lo, mid)
     return (lo + hi) / 2
+
+
+# ---- spatial dataflow chips (kernels/spatial_step.py) -------------------------------------------
+SPATIAL_PHASES = {"qkv_proj": 1, "attention": 1, "attention_window": 1, "o_proj": 1, "mlp": 2, "moe_router": 1,
+                  "moe_experts": 4, "lm_head": 1}  # region traversals per instance (none for the rest)
+
+
+def spatial_phase(c, groups, msg):
+    """One traversal of a square-ish region of 1/groups of the mesh: across x and y, then the
+    message over the region's shorter edge."""
+    x, y = c[L.C_SP_MESH_X] / math.sqrt(groups), c[L.C_SP_MESH_Y] / math.sqrt(groups)
+    return (x + y) * c[L.C_SP_HOP_S] + msg / (max(1.0, min(x, y)) * c[L.C_SP_LINK_BW])
+
+
+def spatial_pass(a, c, n_seqs, new, past, decode, wb, kvb, ab, tp, pp, ep, groups, stream_frac=0.0, attn_dp=1):
+    """(seconds, parts) of one micro-batch through every layer with `groups` regions per chip."""
+    eff_c = c[L.C_EFF_DECODE] if decode else c[L.C_EFF_PREFILL]
+    peak, bw = c[L.C_PEAK_FLOPS] / groups, c[L.C_MEM_BW] / groups
+    weights_only = op_costs(a, 0, 0, 0, decode, wb, kvb, ab, tp, attn_dp, ep)
+    phase = spatial_phase(c, groups, busiest_group_seqs(n_seqs, attn_dp) * new * a[L.A_HIDDEN] * ab / tp)
+    compute = fabric = 0.0
+    for name, (f, b, cnt) in op_costs(a, n_seqs, new, past, decode, wb, kvb, ab, tp, attn_dp, ep).items():
+        streamed = stream_frac * weights_only[name][1]
+        t, _ = roofline(f, b - streamed, peak, bw, eff_c, c[L.C_EFF_MEM], c[L.C_OVERLAP_LOSS])
+        t = max(t, streamed / (c[L.C_SP_STREAM_BW] * c[L.C_EFF_MEM])) if streamed > 0 else t
+        compute += cnt * t
+        fabric += cnt * SPATIAL_PHASES.get(name, 0) * phase
+    # the same collectives as the roofline model's step
+    _, table = step_time(a, c, n_seqs, new, past, decode, wb, kvb, ab, tp, pp, ep, attn_dp)
+    layer_net = sum(table[k][0] * table[k][2] for k in ("tp_allreduce", "ep_alltoall") if k in table)
+    stage_net = table["pp_sendrecv"][0] * table["pp_sendrecv"][2] if "pp_sendrecv" in table else 0.0
+    parts = {"compute": compute, "fabric": fabric, "c2c_layer": layer_net, "c2c_stage": stage_net,
+             "regions": pp * groups}
+    return compute + fabric + layer_net + stage_net, parts
+
+
+def spatial_group_options(a, c, pp, stream_frac=0.0):
+    top = 1 if stream_frac > 0 else max(1, min(c[L.C_SP_MAX_GROUPS], math.floor(a[L.A_N_LAYERS] / pp)))
+    return [2 ** k for k in range(30) if 2 ** k <= top]
+
+
+def spatial_step(a, c, n_seqs, new, past, decode, wb, kvb, ab, tp, pp, ep, attn_dp=1):
+    """The fastest layout of one micro-batch's pass, weights resident."""
+    return min(spatial_pass(a, c, n_seqs, new, past, decode, wb, kvb, ab, tp, pp, ep, g, 0.0, attn_dp)[0]
+               for g in spatial_group_options(a, c, pp))
+
+
+def spatial_evaluate(a, c, tp, pp, ep, batch, inp, outp, wb, kvb, ab, reps, chunk, stream=0, attn_dp=1):
+    """dict of results for one configuration on a spatial chip, from the model's definitions."""
+    usable = c[L.C_MEM_BYTES] * c[L.C_USABLE_FRAC]
+    weights = weights_per_chip(a, tp, pp, attn_dp, wb)
+    kv_seq = kv_bytes_per_seq(a, inp + outp, kvb) / (pp * min(tp, a[L.A_KV_SHARD_MAX]))
+    per_tok = (4 * a[L.A_HIDDEN] + 3 * max(a[L.A_DENSE_FFN], a[L.A_TOPK] * a[L.A_EXPERT_FFN]) / tp) * ab
+    max_chunk = max(1, min(inp if chunk <= 0 else min(chunk, inp), math.floor(0.10 * usable / per_tok)))
+    per_seq = (kv_seq + per_tok + a[L.A_VOCAB] / tp * 4.0) / attn_dp
+    frac, resident = 0.0, weights
+    if stream and c[L.C_SP_STREAM_BW] > 0 and usable - max_chunk * per_tok - per_seq < weights:
+        resident = max(usable - max_chunk * per_tok - per_seq, 0.0)
+        frac = 1 - resident / weights
+    free = usable - resident - max_chunk * per_tok
+    max_batch = math.floor(free / per_seq) if free > 0 else 0
+    b = batch if batch > 0 else max_batch
+    res = {"max_batch": max_batch, "fits": 1 <= b <= max_batch}
+    if not res["fits"]:
+        return res
+    # prefill: one prompt per attention group, in chunks of 1, 2, 4 ... tokens pipelined through the regions
+    ttft, busy = math.inf, 0.0
+    ch, sizes = 1, []
+    while True:
+        sizes.append(min(ch, inp, max_chunk))
+        if sizes[-1] >= inp or sizes[-1] >= max_chunk:
+            break
+        ch *= 2
+    for size in sizes:
+        n_chunks = math.ceil(inp / size)
+        for g in spatial_group_options(a, c, pp, frac):
+            t, parts = spatial_pass(a, c, attn_dp, size, math.floor((inp - size) / 2), False, wb, kvb, ab, tp, pp, ep,
+                                    g, frac, attn_dp)
+            cand = t + (n_chunks - 1) * t / parts["regions"]
+            if cand < ttft * (1 - 1e-12):
+                ttft, busy = cand, n_chunks * t / parts["regions"]
+    past = inp + (outp - 1) / 2
+    t_dec = min(spatial_pass(a, c, b / min(b, pp * g), 1, past, True, wb, kvb, ab, tp, pp, ep, g, frac, attn_dp)[0]
+                for g in spatial_group_options(a, c, pp, frac))
+    tpot = t_dec + c[L.C_OVERHEAD_S]
+    busy = (busy + c[L.C_PREFILL_OVERHEAD_S]) / attn_dp
+    cycle = max(outp - 1, 0) * tpot + b * busy
+    res.update(batch=b, ttft_s=ttft + c[L.C_PREFILL_OVERHEAD_S], tpot_s=tpot, system_tok_s=b * outp / cycle * reps,
+               prefill_share=b * busy / cycle)
+    return res

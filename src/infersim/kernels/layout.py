@@ -48,7 +48,15 @@ C_OUT_LAT_S = 13
 C_TDP_W = 14
 C_PREFILL_OVERHEAD_S = 15   # fixed time of one prefill (its own graph launch and scheduling)
 C_OVERLAP_LOSS = 16         # share of the shorter of an operator's compute and memory times left exposed
-C_FIELDS = 17
+# spatial dataflow chips (kernels/spatial_step.py; zero for the roofline model)
+C_SPATIAL = 17              # 1: the chip has a [spatial] section and runs the spatial model
+C_SP_MESH_X = 18            # processing elements along one side of a chip's on-chip fabric
+C_SP_MESH_Y = 19            # ... and along the other
+C_SP_HOP_S = 20             # seconds for an activation to cross one PE-to-PE hop
+C_SP_LINK_BW = 21           # bytes/s of one PE-to-PE link, per direction
+C_SP_MAX_GROUPS = 22        # most layer regions one chip may be split into (pipelined inside the chip)
+C_SP_STREAM_BW = 23         # bytes/s of the capacity tier weights can stream from (MemoryX, DDR, LPDDR); 0: none
+C_FIELDS = 24
 
 # ---- deployment row: how one replica is split over its chips and run ------------------------
 # A replica has D_TP x D_ATTN_DP x D_PP chips. Attention, dense layers, shared experts, the router,

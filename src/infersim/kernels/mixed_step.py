@@ -6,11 +6,12 @@ from numba import njit
 
 from .config import JIT
 from .layout import (
-    C_EFF_DECODE, C_EFF_MEM, C_EFF_PREFILL, C_MEM_BW, C_OVERLAP_LOSS, C_PEAK_FLOPS, N_OPS, OP_EP_ALLTOALL,
+    C_EFF_DECODE, C_EFF_MEM, C_EFF_PREFILL, C_MEM_BW, C_OVERLAP_LOSS, C_PEAK_FLOPS, C_SPATIAL, N_OPS, OP_EP_ALLTOALL,
     OP_PP_SENDRECV, OP_TP_ALLREDUCE,
 )
 from .operators import op_costs_nb
 from .roofline import overlap_time_nb
+from .spatial_step import spatial_step_time_nb
 from .step import step_time_nb
 
 
@@ -24,6 +25,9 @@ def mixed_step_time_nb(arch, chip, dep, n_decode, past_decode, prefill_tokens, p
     efficiency); bytes add, with the weights counted once. Routed-expert weights of the two parts
     are counted separately (a slight overcount of the distinct experts touched). Collectives
     carry the tokens of both parts. No per-step overhead (the caller adds it)."""
+    if chip[C_SPATIAL] > 0.0:
+        return spatial_mixed_step_time_nb(arch, chip, dep, n_decode, past_decode, prefill_tokens, past_prefill,
+                                          scratch)
     fd, bd, cd = scratch[0], scratch[1], scratch[2]
     fp, bp, cp = scratch[3], scratch[4], scratch[5]
     f0, w0, c0 = scratch[6], scratch[7], scratch[8]
@@ -47,6 +51,21 @@ def mixed_step_time_nb(arch, chip, dep, n_decode, past_decode, prefill_tokens, p
     for op in (OP_TP_ALLREDUCE, OP_EP_ALLTOALL, OP_PP_SENDRECV):
         network += cd[op] * times[op]
     return total + network
+
+
+@njit(**JIT)
+def spatial_mixed_step_time_nb(arch, chip, dep, n_decode, past_decode, prefill_tokens, past_prefill, scratch):
+    """A mixed iteration on a spatial chip: the decode pass and the prompt chunk's pass one after
+    the other through the regions (each reads its own share of the resident weights)."""
+    bounds = np.zeros(N_OPS, dtype=np.int64)
+    total = 0.0
+    if n_decode > 0.0:
+        total += spatial_step_time_nb(arch, chip, dep, n_decode, 1.0, past_decode, True, scratch[0], scratch[1],
+                                      scratch[2], scratch[3], bounds, scratch[10])
+    if prefill_tokens > 0.0:
+        total += spatial_step_time_nb(arch, chip, dep, 1.0, prefill_tokens, past_prefill, False, scratch[0],
+                                      scratch[1], scratch[2], scratch[3], bounds, scratch[10])
+    return total
 
 
 def new_scratch():

@@ -14,7 +14,7 @@ from .config import JIT, JIT_LEAF, JIT_PARALLEL
 from .layout import (
     A_DENSE_FFN, A_EXPERT_FFN, A_HIDDEN, A_KV_SHARD_MAX, A_N_DENSE_LAYERS, A_N_LAYERS, A_N_MOE_LAYERS, A_TOPK, A_VOCAB,
     BOUND_NETWORK, C_EFF_DECODE, C_EFF_MEM, C_EFF_NET, C_EFF_PREFILL, C_MEM_BW, C_MEM_BYTES, C_OUT_BW, C_OUT_LAT_S,
-    C_OVERHEAD_S, C_OVERLAP_LOSS, C_PEAK_FLOPS, C_PREFILL_OVERHEAD_S, C_UP_BW, C_UP_DOMAIN, C_UP_LAT_S, C_USABLE_FRAC,
+    C_OVERHEAD_S, C_OVERLAP_LOSS, C_PEAK_FLOPS, C_PREFILL_OVERHEAD_S, C_SPATIAL, C_UP_BW, C_UP_DOMAIN, C_UP_LAT_S, C_USABLE_FRAC,
     D_ACT_BYTES, D_KV_BYTES, D_PP, K_BATCH, K_CHIP, K_DEPLOY, K_FIELDS, K_INPUT_LEN, K_MODEL, K_OUTPUT_LEN,
     K_PREFILL_CHUNK, K_REPLICAS, N_OPS, OP_EP_ALLTOALL, OP_PP_SENDRECV, OP_TP_ALLREDUCE, R_BATCH, R_CHIPS,
     R_DECODE_BOUND, R_FIELDS, R_FITS, R_KV_BYTES_CHIP, R_MAX_BATCH, R_MEM_USED_FRAC, R_PREFILL_BOUND, R_PREFILL_SHARE,
@@ -22,6 +22,7 @@ from .layout import (
 )
 from .operators import group_seqs_nb, kv_bytes_per_seq_nb, op_costs_nb, split_nb, weight_bytes_per_chip_nb
 from .roofline import roofline_time_nb
+from .spatial_step import spatial_decode_phase_nb, spatial_prefill_phase_nb, spatial_step_time_nb
 
 ACT_TENSORS_PER_TOKEN = 4.0  # hidden-state buffers alive at once (residual, normed, attention out, MLP out)
 # A runtime shrinks its prefill chunk on a small-memory chip (an SRAM LPU holds ~0.2 GB) rather than
@@ -38,7 +39,11 @@ def step_time_nb(arch, chip, dep, n_seqs, new_tokens, past_tokens, is_decode, fl
 
     Fills per-op flops/bytes (per chip, one instance), count (instances in the whole model),
     times (seconds per instance) and bounds; bound_time[b] sums count*time per bound class.
-    Excludes the fixed per-step overhead (added by the caller)."""
+    Excludes the fixed per-step overhead (added by the caller). A spatial chip (C_SPATIAL) is
+    timed by kernels/spatial_step.py instead."""
+    if chip[C_SPATIAL] > 0.0:
+        return spatial_step_time_nb(arch, chip, dep, n_seqs, new_tokens, past_tokens, is_decode, flops, nbytes, count,
+                                    times, bounds, bound_time)
     op_costs_nb(arch, dep, n_seqs, new_tokens, past_tokens, is_decode, flops, nbytes, count)
     eff_c = chip[C_EFF_DECODE] if is_decode else chip[C_EFF_PREFILL]
     for b in range(3):
@@ -139,7 +144,9 @@ def capacity_nb(arch, chip, cfg):
 def prefill_phase_nb(arch, chip, cfg, flops, nbytes, count, times, bounds, bound_time):
     """(ttft_s, busy_s, bound): one prompt of cfg[K_INPUT_LEN] tokens in each attention group,
     prefilled together. TTFT without queueing, and the time per prompt the replica is kept busy
-    (pipeline stages and attention groups work on different prompts)."""
+    (pipeline stages and attention groups work on different prompts). Spatial chips: kernels/spatial_step.py."""
+    if chip[C_SPATIAL] > 0.0:
+        return spatial_prefill_phase_nb(arch, chip, cfg, flops, nbytes, count, times, bounds, bound_time)
     dep = cfg[K_DEPLOY:K_FIELDS]
     tp, attn_dp, ep, moe_chips, expert_tp = split_nb(dep)
     pp = max(dep[D_PP], 1.0)
@@ -162,7 +169,10 @@ def decode_context_nb(input_len, output_len):
 def decode_phase_nb(arch, chip, cfg, batch, flops, nbytes, count, times, bounds, bound_time):
     """(tpot_s, bound) of one decode step of `batch` sequences per replica: micro-batches cycle through
     the stages, at the average context. Depends on the lengths only through decode_context_nb (the
-    sweep shares one decode step among lengths with the same average context)."""
+    sweep shares one decode step among lengths with the same average context). Spatial chips:
+    kernels/spatial_step.py (micro-batches fill its regions, not only its stages)."""
+    if chip[C_SPATIAL] > 0.0:
+        return spatial_decode_phase_nb(arch, chip, cfg, batch, flops, nbytes, count, times, bounds, bound_time)
     dep = cfg[K_DEPLOY:K_FIELDS]
     micro = min(batch, max(dep[D_PP], 1.0))
     past_avg = decode_context_nb(cfg[K_INPUT_LEN], cfg[K_OUTPUT_LEN])

@@ -80,6 +80,15 @@ def pack_chip(chip: ChipSpec, compute_dtype: str) -> np.ndarray:
     row[L.C_TDP_W] = chip.power.tdp_w
     row[L.C_PREFILL_OVERHEAD_S] = eff.prefill_overhead_s
     row[L.C_OVERLAP_LOSS] = eff.overlap_loss
+    sp = chip.spatial
+    if sp is not None:
+        row[L.C_SPATIAL] = 1.0
+        row[L.C_SP_MESH_X] = sp.mesh_x_pes
+        row[L.C_SP_MESH_Y] = sp.mesh_y_pes
+        row[L.C_SP_HOP_S] = sp.fabric_hop_s
+        row[L.C_SP_LINK_BW] = sp.fabric_link_bw_bytes_per_s
+        row[L.C_SP_MAX_GROUPS] = sp.max_regions_per_chip
+        row[L.C_SP_STREAM_BW] = chip.memory.host.bandwidth_bytes_per_s if sp.weight_streaming else 0.0
     return row
 
 

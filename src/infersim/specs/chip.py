@@ -160,6 +160,45 @@ class Efficiency(Strict):
     fitted_on: list[str] = Field(default_factory=list)
 
 
+class SpeculativeUse(Strict):
+    """Speculative decoding as the chip's vendor runs it in its service: applied by default to
+    this chip's decode when `used`, and said so in the output."""
+
+    used: bool
+    draft_tokens: int = Field(ge=1, le=16)   # tokens drafted per verification step
+    acceptance: float = Field(ge=0.0, lt=1.0)  # probability each drafted token is accepted
+    basis: str                                # source of `used`; what is assumed about the rest
+
+
+SPATIAL_FITTABLE = ("fabric_hop_s", "interconnect.scaleup_latency_s")
+
+
+class Spatial(Strict):
+    """A spatial dataflow chip (kernels/spatial_step.py): weights held in on-chip memory across a mesh
+    of processing elements (or streamed through it), activations carried by an on-chip fabric
+    and chip-to-chip links layer by layer. `basis` gives the source or reasoning of each field
+    (printed by `infersim explain`); at most one field is fitted, on the rows in `fitted_on`."""
+
+    mesh_x_pes: int = Field(ge=1)              # processing elements along one side of the fabric
+    mesh_y_pes: int = Field(ge=1)              # ... and along the other
+    fabric_hop_s: PositiveFloat                # one PE-to-PE hop
+    fabric_link_bw_bytes_per_s: PositiveFloat  # one PE-to-PE link, per direction
+    max_regions_per_chip: int = Field(ge=1)    # layer regions one chip may be split into
+    weight_streaming: bool = False             # weights beyond the fast memory can stream from [memory.host]
+    basis: dict[str, str]
+    fitted: str | None = None                  # the fitted field, one of SPATIAL_FITTABLE
+    fitted_on: list[str] = Field(default_factory=list)
+    speculative: SpeculativeUse | None = None
+
+    @model_validator(mode="after")
+    def _fit_is_recorded(self) -> "Spatial":
+        if self.fitted is not None and self.fitted not in SPATIAL_FITTABLE:
+            raise ValueError(f"spatial.fitted '{self.fitted}' is not one of {', '.join(SPATIAL_FITTABLE)}")
+        if (self.fitted is None) != (not self.fitted_on):
+            raise ValueError("spatial.fitted and spatial.fitted_on go together: name the fitted field and its rows")
+        return self
+
+
 class ChipSpec(Strict):
     schema_version: int
     id: str
@@ -175,6 +214,7 @@ class ChipSpec(Strict):
     power: Power
     price: Price
     efficiency: Efficiency
+    spatial: Spatial | None = None
 
     @model_validator(mode="after")
     def _rental_sources_cited(self) -> "ChipSpec":
@@ -183,4 +223,10 @@ class ChipSpec(Strict):
             if r.source not in ids:
                 raise ValueError(f"price.rental[{i}].source '{r.source}' is not a source id of [provenance] "
                                  f"({', '.join(sorted(ids))}): add the source or fix the id")
+        return self
+
+    @model_validator(mode="after")
+    def _streaming_has_a_tier(self) -> "ChipSpec":
+        if self.spatial is not None and self.spatial.weight_streaming and self.memory.host is None:
+            raise ValueError("spatial.weight_streaming needs a [memory.host] tier to stream the weights from")
         return self
