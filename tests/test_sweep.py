@@ -172,7 +172,7 @@ def test_sweep_cli_and_bad_axis(capsys, tmp_path, lib):
     src = (lib.path("sweep", "hbm-bandwidth-what-if")).read_text()
     bad.write_text(src.replace('id = "hbm-bandwidth-what-if"', 'id = "bad"').replace("tp = [1, 2, 4, 8]", "tp = [0]"))
     assert main(["sweep", str(bad), "-o", str(out)]) == 2
-    assert "axis tp needs whole numbers >= 1" in capsys.readouterr().err
+    assert "field 'tp.0': must be >= 1, got 0" in capsys.readouterr().err
 
 
 def test_dask_backend_matches_local(lib, spec):

@@ -7,7 +7,8 @@ import argparse
 from .. import units
 from ..errors import InfersimError
 from .options import (
-    add_budget, add_chips, add_common, add_workload, chip_list, kv_dtype_of, library, targets_of, workload_of,
+    MAX_SAMPLES, add_budget, add_chips, add_common, add_workload, chips_of, int_in, kv_dtype_of, library, targets_of,
+    workload_of,
 )
 from .output import Outputs, add_table_outputs, plan_table_outputs, report_written, write_tables
 from .progress import chip_progress, end_progress
@@ -22,19 +23,21 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     out = Outputs()
     tables = plan_table_outputs(out, args)
+    if args.budget == "none" and args.uncertainty:
+        raise InfersimError("--uncertainty needs a budget: leave out --budget none")
+    if args.budget == "none" and args.rank_by == "usd_per_mtok":
+        raise InfersimError("--rank-by usd_per_mtok needs a budget: leave out --budget none, or rank by "
+                            "tokens_per_s_per_chip, user_tokens_per_s or tpot_s")
     lib = library(args)
-    chips = chip_list(args.chips) if args.chips else lib.ids("chip")
-    for c in chips:
-        lib.path("chip", c)  # unknown ids fail here, before any work
+    chips, unreadable = chips_of("--chips", args.chips, lib)  # unknown or invalid ids fail here, before any work
     workload = workload_of(args, lib)
     targets = targets_of(args, lib)
     budget = None if args.budget == "none" else lib.budget(args.budget)
-    if budget is None and args.uncertainty:
-        raise InfersimError("--uncertainty needs a budget: leave out --budget none")
     result = compare(lib, args.model, chips, workload, args.weight_dtype, kv_dtype_of(args), args.compute_dtype,
                      args.num_chips, args.batch or 0, args.objective, targets, budget, args.price_basis,
                      args.uncertainty, args.rank_by, progress=chip_progress)
     end_progress()
+    result.skipped.extend(unreadable)
     if result.table.empty:
         reasons = "; ".join(f"{c}: {why}" for c, why in result.skipped)
         raise InfersimError(f"no chip could run {args.model}: {reasons}")
@@ -70,7 +73,8 @@ def register(sub) -> None:
     add_workload(p)
     add_chips(p)
     add_budget(p)
-    p.add_argument("--uncertainty", type=int, nargs="?", const=20_000, default=0, metavar="SAMPLES",
+    p.add_argument("--uncertainty", type=int_in(100, MAX_SAMPLES, "a number of samples"), nargs="?", const=20_000,
+                   default=0, metavar="SAMPLES",
                    help="add P10/P50/P90 of $/M tokens from a Monte Carlo over the budget ranges (default 20000)")
     p.add_argument("--rank-by", choices=["usd_per_mtok", "tokens_per_s_per_chip", "user_tokens_per_s", "tpot_s"],
                    help="ranking column (default $/M tokens, or tokens/s per chip without a budget)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import InfersimError
-from .options import add_budget, add_chips, add_common, chip_list, library
+from .options import add_budget, add_chips, add_common, chip_list, int_in, library
 from .output import Outputs, add_table_outputs, plan_table_outputs, report_written, write_tables
 
 HELP = "$/hour of a deployed chip by component (chip, HBM, server, scale-up fabric, network, facility, power, upkeep; a renter: rent)"
@@ -25,6 +25,8 @@ def cmd_tco(args: argparse.Namespace) -> int:
     lib = library(args)
     budget = lib.budget(args.budget)
     chips = chip_list(args.chips)
+    for cid in chips:
+        lib.chip(cid)  # unknown or invalid ids fail before any work
     figures = {cid: out.in_folder("--output", folder, f"tornado-{cid}.png") for cid in chips} if folder else {}
     rows, records, tornados = [], [], {}
     for cid in chips:
@@ -71,7 +73,8 @@ def register(sub) -> None:
     add_common(p)
     add_chips(p, required=True)
     add_budget(p, none=False)
-    p.add_argument("--tornado", type=int, nargs="?", const=10, default=0, metavar="N",
+    p.add_argument("--tornado", type=int_in(1, 1000, "a number of inputs"), nargs="?", const=10, default=0,
+                   metavar="N",
                    help="also list the N inputs that move the cost most (default 10)")
     p.add_argument("-o", "--output", metavar="DIR", help="with --tornado: write a tornado figure per chip here")
     add_table_outputs(p, "the cost table (JSON: with the tornado rows)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from .. import units
 from ..errors import InfersimError
-from .options import add_common, add_workload, library, search_one
+from .options import add_common, add_workload, batch_size, int_list, library, search_one
 from .output import FIGURE, Outputs, add_table_outputs, plan_table_outputs, report_written, write_tables
 
 EXPLAIN_HELP = "per-operator table (FLOPs, bytes, time, bound) of prefill and decode on one chip"
@@ -47,15 +47,14 @@ def cmd_roofline(args: argparse.Namespace) -> int:
 
     out = Outputs()
     fig_path = out.file("--output", args.output, FIGURE)
-    try:
-        wanted = [int(x) for x in args.batches.split(",")]
-    except ValueError:
-        raise InfersimError(f"--batches takes whole numbers separated by commas, got '{args.batches}'") from None
+    wanted = int_list("--batches", args.batches, batch_size)
     lib = library(args)
     chip, arch, precision, workload, best = search_one(args, lib)
-    batches = sorted({b for b in wanted if 1 <= b <= best.max_batch})
-    if not batches:
-        raise InfersimError(f"none of the batch sizes {args.batches} fit (max {best.max_batch}): pass smaller --batches")
+    batches = sorted(b for b in wanted if b <= best.max_batch)
+    if len(batches) < len(wanted):  # never a silently shorter figure
+        too_big = ", ".join(str(b) for b in sorted(set(wanted) - set(batches)))
+        raise InfersimError(f"--batches {too_big}: larger than the largest batch that fits ({best.max_batch}): "
+                            "pass smaller --batches")
     with out:
         out.figure(fig_path, lambda tmp: roofline_figure(chip, arch, precision, best.mapping, workload, batches, tmp))
     report_written(out)

@@ -8,7 +8,7 @@ import dataclasses
 from .. import units
 from ..errors import InfersimError
 from .options import (
-    add_budget, add_common, add_workload, chip_list, kv_dtype_of, length_distributions, library, positive_int,
+    add_budget, add_common, add_workload, chip_list, int_in, kv_dtype_of, length_distributions, library, probability,
     search_one, targets_of, workload_of,
 )
 from .output import Outputs, add_table_outputs, plan_table_outputs, report_written, write_tables
@@ -66,9 +66,9 @@ def cmd_disagg(args: argparse.Namespace) -> int:
     out = Outputs()
     tables = plan_table_outputs(out, args)
     lib = library(args)
-    pre, dec = chip_list(args.prefill_chips), chip_list(args.decode_chips)
+    pre, dec = chip_list(args.prefill_chips, "--prefill-chips"), chip_list(args.decode_chips, "--decode-chips")
     for c in pre + dec:
-        lib.path("chip", c)
+        lib.chip(c)  # unknown or invalid ids fail before any work
     workload = workload_of(args, lib)
     targets = targets_of(args, lib)
     if targets.max_ttft_s is None or targets.max_tpot_s is None:
@@ -158,7 +158,8 @@ def register(sub) -> None:
     add_workload(p, objective=False)
     p.add_argument("--chip", required=True, metavar="ID", help="the chip to decode on")
     p.add_argument("--draft", default="mtp", metavar="ID|mtp", help="draft model id, or mtp (one extra layer; default)")
-    p.add_argument("--acceptance", type=float, default=0.7, help="probability a drafted token is accepted (default 0.7)")
-    p.add_argument("--max-k", type=positive_int, default=6, help="largest number of drafted tokens to tabulate (default 6)")
+    p.add_argument("--acceptance", type=probability, default=0.7,
+                   help="probability a drafted token is accepted, below 1 (default 0.7)")
+    p.add_argument("--max-k", type=int_in(1, 64, "a number of drafted tokens"), default=6, help="largest number of drafted tokens to tabulate (default 6)")
     add_table_outputs(p)
     p.set_defaults(func=cmd_speculate)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..errors import InfersimError
 from .options import (
-    add_budget, add_chips, add_common, add_workload, chip_list, kv_dtype_of, library, positive_int, workload_of,
+    add_budget, add_chips, add_common, add_workload, chip_list, int_in, kv_dtype_of, library, workload_of,
 )
 from .output import Outputs, add_table_outputs, plan_table_outputs, report_written, write_tables
 
@@ -16,6 +16,44 @@ PARETO_HELP = "throughput-interactivity frontier of several chips: tables and a 
 SWEEP_FORMATS = (".csv", ".json", ".parquet")
 from .progress import SweepProgress, chip_progress, end_progress
 
+# Columns of the sweep's table that are axes (what --heatmap can put on x and y)
+HEATMAP_AXES = ("chip", "model", "scale_flops", "scale_memory_bandwidth", "scale_memory_capacity", "scale_power",
+                "scale_price", "scale_electricity", "scale_hbm_price", "tp", "pp", "input_len", "output_len", "batch",
+                "num_chips")
+CHUNK_BYTES_PER_POINT = 8 * 7 * 2  # the kernel's output row (S_FIELDS float64) and the reductions' copy
+
+
+def _heatmap_axes(text: str | None) -> tuple[str, str] | None:
+    """--heatmap X,Y: two different axis columns, checked before the sweep runs."""
+    if text is None:
+        return None
+    parts = [t.strip() for t in text.split(",")]
+    if len(parts) != 2 or not all(parts):
+        raise InfersimError(f"--heatmap '{text}' needs two columns X,Y (e.g. scale_memory_bandwidth,chip); "
+                            f"columns: {', '.join(HEATMAP_AXES)}")
+    for col in parts:
+        if col not in HEATMAP_AXES:
+            raise InfersimError(f"--heatmap column '{col}' is not an axis of the sweep: choose from "
+                                f"{', '.join(HEATMAP_AXES)}")
+    if parts[0] == parts[1]:
+        raise InfersimError(f"--heatmap '{text}' puts one column on both axes: give two different columns")
+    return parts[0], parts[1]
+
+
+def _check_chunk(chunk: int) -> None:
+    """A chunk is held in memory whole: refuse one this machine cannot hold, saying why."""
+    import os
+
+    need = chunk * CHUNK_BYTES_PER_POINT
+    try:
+        have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return
+    if need > have // 2:
+        raise InfersimError(f"--chunk {chunk:,} holds {need / 1e9:.1f} GB of results at once, more than half of "
+                            f"this machine's {have / 1e9:.1f} GB of memory: use a smaller --chunk (the sweep streams "
+                            "chunk by chunk, so its size does not change the result)")
+
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from ..report.tables import frame_table
@@ -23,17 +61,27 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from ..specs.sweep_file import SweepSpec
     from ..sweep.run import run_sweep
 
+    if args.scheduler is not None and args.backend != "dask":
+        raise InfersimError("--scheduler is the address of a dask scheduler: it needs --backend dask")
+    axes = _heatmap_axes(args.heatmap)
+    _check_chunk(args.chunk)
     outputs = Outputs()
     out = outputs.file("--output", args.output, SWEEP_FORMATS)
     hist = outputs.file("--output", out.with_name(out.stem + "-histogram" + out.suffix), SWEEP_FORMATS)
-    if args.heatmap and len(args.heatmap.split(",")) != 2:
-        raise InfersimError(f"--heatmap takes two column names, X,Y; got '{args.heatmap}'")
     front_fig = outputs.file("--output", out.with_name(out.stem + "-frontier.png"), (".png",))
     heat_fig = outputs.file("--heatmap", out.with_name(out.stem + "-heatmap.png"), (".png",)) if args.heatmap else None
     lib = library(args)
     spec = load(Path(args.file), SweepSpec) if args.file.endswith(".toml") else lib.sweep(args.file)
     result = run_sweep(lib, spec, chunk_points=args.chunk, backend=args.backend, scheduler=args.scheduler,
                        progress=SweepProgress(1))
+    if result.table.empty:
+        limits = ", ".join(f"{n} <= {v:g} ms" for n, v in (("TTFT", spec.reduce.max_ttft_ms),
+                                                            ("TPOT", spec.reduce.max_tpot_ms)) if v is not None)
+        skipped = "; ".join(f"{c}: {w}" for c, w in result.skipped)
+        raise InfersimError(f"sweep '{spec.id}': none of its {result.n_points:,} points fits in memory"
+                            + (f" and meets {limits}: relax reduce.max_ttft_ms / reduce.max_tpot_ms or" if limits
+                               else ":") + " widen the axes (more tp/pp, smaller batches)"
+                            + (f" (skipped {skipped})" if skipped else ""))
     print(f"{spec.id}: {result.n_points:,} points, {result.n_feasible:,} fit and meet the targets, "
           f"{result.seconds:.2f} s ({result.n_points / result.seconds / 1e6:.2f} M points/s), "
           f"peak memory {result.peak_rss_bytes / 1e6:.0f} MB")
@@ -43,11 +91,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     print(frame_table(result.table.sort_values("usd_per_mtok").head(args.show)[cols]))
     for c, why in result.skipped:
         print(f"skipped {c}: {why}")
-    if args.heatmap:
-        x, y = args.heatmap.split(",")
-        for col in (x, y):
-            if col not in result.table.columns:
-                raise InfersimError(f"--heatmap column '{col}' is not in the results: {', '.join(result.table.columns)}")
     with outputs:
         context = {"sweep": spec.id, "n_points": result.n_points, "n_feasible": result.n_feasible}
         write_tables(outputs, {out.suffix.lstrip(".").lower(): out}, result.table, context)
@@ -60,7 +103,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         if heat_fig:
             from ..report.scenario_plots import heatmap
 
-            outputs.figure(heat_fig, lambda p: heatmap(result.table, x, y, "usd_per_mtok",
+            outputs.figure(heat_fig, lambda p: heatmap(result.table, *axes, "usd_per_mtok",
                                                        f"{spec.name}: best $/M tokens kept", p))
     report_written(outputs)
     return 0
@@ -77,7 +120,7 @@ def cmd_pareto(args: argparse.Namespace) -> int:
     lib = library(args)
     chips = chip_list(args.chips)
     for c in chips:
-        lib.path("chip", c)
+        lib.chip(c)  # unknown or invalid ids fail before any work
     workload = workload_of(args, lib)
     budget = None if args.budget == "none" else lib.budget(args.budget)
     points, skipped = frontier_points(lib, args.model, chips, workload, args.weight_dtype, kv_dtype_of(args), budget,
@@ -113,10 +156,11 @@ def register(sub) -> None:
     p.add_argument("--backend", choices=["local", "dask"], default="local",
                    help="local (default) or dask: split the grid into tasks on a dask.distributed cluster")
     p.add_argument("--scheduler", metavar="ADDRESS", help="dask scheduler address (default: a local cluster)")
-    p.add_argument("--chunk", type=positive_int, default=2_000_000, metavar="POINTS",
+    p.add_argument("--chunk", type=int_in(1, 10**10, "a number of points"), default=2_000_000, metavar="POINTS",
                    help="points per chunk: bounds the memory (default 2,000,000)")
     p.add_argument("--heatmap", metavar="X,Y", help="also draw the best $/M tokens over two columns of the results")
-    p.add_argument("--show", type=positive_int, default=10, metavar="ROWS", help="rows to print (default 10)")
+    p.add_argument("--show", type=int_in(1, 100_000, "a number of rows"), default=10, metavar="ROWS",
+                   help="rows to print (default 10)")
     p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("pareto", help=PARETO_HELP, description=PARETO_HELP + ".")

@@ -4,32 +4,120 @@ dtypes and the search of one chip."""
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from ..errors import InfersimError
+from ..specs.common import MAX_COUNT, MAX_TOKENS
 from ..specs.library import ENV_VAR, Library
 
 DEFAULT_INPUT_LEN = 1024
 DEFAULT_OUTPUT_LEN = 256
+MAX_CHIPS_OPTION = 100_000      # chips one search may use (model.mapping_search.MAX_CHIPS)
+MAX_SAMPLES = 1_000_000         # Monte Carlo samples (memory: ~30 floats each, 8 bytes a float)
 
 
+# ---- option types: every number checked when it is parsed (argparse prints one line) ------------
+def int_in(low: int, high: int, what: str = "a whole number"):
+    """An argparse type: a whole number in [low, high]."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got '{text}'") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"expected {what} from {low:,} to {high:,}, got {value:,}")
+        return value
+    parse.__name__ = what  # argparse names the type in its messages
+    return parse
 
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
-    return value
+
+positive_int = int_in(1, 2**62, "a whole number >= 1")
+token_count = int_in(1, MAX_TOKENS, "a number of tokens")
+batch_size = int_in(1, MAX_COUNT, "a batch size")
+chip_count = int_in(1, MAX_CHIPS_OPTION, "a number of chips")
+
+
+def float_in(low: float, high: float, what: str, low_open: bool = False, high_open: bool = False):
+    """An argparse type: a finite number in [low, high] (ends excluded with low_open / high_open);
+    nan and inf refused."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got '{text}'") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text.strip()} (a finite number is needed)")
+        if value < low or value > high or (low_open and value == low) or (high_open and value == high):
+            lo = "above" if low_open else "from"
+            hi = "below" if high_open else "to"
+            raise argparse.ArgumentTypeError(f"expected {what} {lo} {low:g} {hi} {high:g}, got {value:g}")
+        return value
+    parse.__name__ = what
+    return parse
+
+
+milliseconds = float_in(0.0, 1e9, "a number of milliseconds", low_open=True)
+probability = float_in(0.0, 1.0, "a probability", high_open=True)  # 1 would never end a draft
+
+
+def id_list(option: str, text: str | None) -> list[str] | None:
+    """Comma-separated ids: None when the option was not given; empty entries and repeats refused."""
+    if text is None:
+        return None
+    ids = [c.strip() for c in text.split(",")]
+    if not any(ids):
+        raise InfersimError(f"{option} is empty: give one or more ids separated by commas "
+                            "(see `infersim specs list`)")
+    if "" in ids:
+        raise InfersimError(f"{option} '{text}' has an empty entry: remove the extra comma")
+    repeated = sorted({c for c in ids if ids.count(c) > 1})
+    if repeated:
+        raise InfersimError(f"{option} lists {', '.join(repeated)} more than once: list each id once")
+    return ids
+
+
+def int_list(option: str, text: str, parse) -> list[int]:
+    """Comma-separated whole numbers, each checked by the argparse type `parse`; repeats refused."""
+    values = []
+    for item in text.split(","):
+        try:
+            values.append(parse(item))
+        except argparse.ArgumentTypeError as exc:
+            raise InfersimError(f"{option} '{text}': {exc}") from None
+    if len(set(values)) != len(values):
+        raise InfersimError(f"{option} '{text}' lists a value more than once: list each once")
+    return values
+
+
+def chips_of(option: str, text: str | None, lib: Library) -> tuple[list[str], list[tuple[str, str]]]:
+    """(chip ids, skipped): the ids given, each loaded now so that a bad one fails before any work; or,
+    when the option is not given, every chip in the library, where a file that cannot be read or is
+    invalid is skipped with its reason (one bad file does not stop a comparison of all the others)."""
+    from ..errors import SpecError
+
+    ids = id_list(option, text)
+    if ids is not None:
+        for c in ids:
+            lib.chip(c)
+        return ids, []
+    good, bad = [], []
+    for c in lib.ids("chip"):
+        try:
+            lib.chip(c)
+            good.append(c)
+        except SpecError as exc:
+            bad.append((c, str(exc)))
+    return good, bad
 
 
 def library(args: argparse.Namespace) -> Library:
     return Library(user_dirs=[Path(p) for p in (getattr(args, "specs_dir", None) or [])])
 
 
-def chip_list(text: str) -> list[str]:
-    return [c.strip() for c in text.split(",") if c.strip()]
+def chip_list(text: str, option: str = "--chips") -> list[str]:
+    """Chip ids given with `option`: at least one, no empty entry, none twice."""
+    return id_list(option, text)
 
 
 PRICE_BASIS_HELP = ("who pays, and how: owner (chip at its bill of materials + margin where it has one, else market "
@@ -92,33 +180,42 @@ def add_workload(p: argparse.ArgumentParser, *, batch: bool = True, num_chips: b
         p.add_argument("--compute-dtype", default=None, help="math dtype; default: the weight dtype if the chip has it, "
                                                              "else weight-only quantization in bf16")
     p.add_argument("--traffic", metavar="ID", help="take input/output lengths (and latency targets) from a traffic spec")
-    p.add_argument("--input-len", type=positive_int, metavar="TOKENS",
+    p.add_argument("--input-len", type=token_count, metavar="TOKENS",
                    help=f"prompt tokens (default: the traffic spec's mean, else {DEFAULT_INPUT_LEN})")
-    p.add_argument("--output-len", type=positive_int, metavar="TOKENS",
+    p.add_argument("--output-len", type=token_count, metavar="TOKENS",
                    help=f"generated tokens (default: the traffic spec's mean, else {DEFAULT_OUTPUT_LEN})")
+    p.add_argument("--allow-long-context", action="store_true",
+                   help="model a prompt + output longer than the model's max_position_embeddings (refused otherwise)")
     if batch:
-        p.add_argument("--batch", type=positive_int, help="sequences per replica (default: the largest that fits "
-                                                          "and meets the targets)")
+        p.add_argument("--batch", type=batch_size, help="sequences per replica (default: the largest that fits "
+                                                        "and meets the targets)")
     if num_chips:
-        p.add_argument("--num-chips", type=positive_int, help="chips to use (default: the fewest that hold the model "
+        p.add_argument("--num-chips", type=chip_count, help="chips to use (default: the fewest that hold the model "
                                                               "and powers of two above, up to a server or the "
                                                               "scale-up domain)")
     if objective:
         p.add_argument("--objective", choices=["throughput", "latency"], default="throughput",
                        help="throughput: most tokens/s per chip; latency: lowest TPOT (default throughput)")
     if targets:
-        p.add_argument("--max-ttft-ms", type=float, metavar="MS", help="TTFT target (default: the traffic spec's, else none)")
-        p.add_argument("--max-tpot-ms", type=float, metavar="MS", help="TPOT target (default: the traffic spec's, else none)")
+        p.add_argument("--max-ttft-ms", type=milliseconds, metavar="MS",
+                       help="TTFT target (default: the traffic spec's, else none)")
+        p.add_argument("--max-tpot-ms", type=milliseconds, metavar="MS",
+                       help="TPOT target (default: the traffic spec's, else none)")
 
 
 def workload_of(args: argparse.Namespace, lib: Library):
-    from ..model.configuration import Workload
+    """Prompt and output lengths (options, else the traffic spec's means, else the defaults), checked
+    against the model's context (max_position_embeddings) unless --allow-long-context."""
+    from ..model.configuration import Workload, check_context
 
     inp, out = DEFAULT_INPUT_LEN, DEFAULT_OUTPUT_LEN
     if args.traffic:
         t = lib.traffic(args.traffic)
         inp, out = round(t.input.mean_tokens), round(t.output.mean_tokens)
-    return Workload(args.input_len or inp, args.output_len or out)
+    workload = Workload(args.input_len or inp, args.output_len or out)
+    check_context(lib.architecture(args.model), workload.input_len, workload.output_len,
+                  getattr(args, "allow_long_context", False), "--allow-long-context")
+    return workload
 
 
 def targets_of(args: argparse.Namespace, lib: Library):
@@ -132,8 +229,8 @@ def targets_of(args: argparse.Namespace, lib: Library):
         ttft = ttft if ttft is not None else t.ttft_target_s
         tpot = tpot if tpot is not None else t.tpot_target_s
     for name, v in (("--max-ttft-ms", ttft), ("--max-tpot-ms", tpot)):
-        if v is not None and v <= 0:
-            raise InfersimError(f"{name} must be a positive number of milliseconds")
+        if v is not None and not (math.isfinite(v) and v > 0):
+            raise InfersimError(f"{name} must be a positive number of milliseconds, got {v * 1e3:g}")
     return Targets(ttft, tpot)
 
 

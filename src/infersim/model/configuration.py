@@ -106,6 +106,21 @@ class Workload:
             )
 
 
+def check_context(arch: Architecture, input_len: float, output_len: float, allow: bool = False,
+                  override: str = "allow_long_context = true") -> None:
+    """A prompt and its output must fit the model's context window (config.json max_position_embeddings):
+    beyond it the model was not trained and its KV cache would be modelled for tokens it cannot attend to.
+    `allow` models it anyway; `override` names how the user says so."""
+    limit = arch.max_context_tokens
+    if allow or limit is None:
+        return
+    total = input_len + output_len
+    if total > limit:
+        raise InfersimError(
+            f"{input_len:,.0f} prompt + {output_len:,.0f} output tokens = {total:,.0f} exceed {arch.id}'s context "
+            f"(max_position_embeddings = {limit:,}): shorten them, or pass {override} to model it anyway")
+
+
 def check_mapping(chip: ChipSpec, arch: Architecture, m: Mapping) -> None:
     """Mapping errors a user can make, each with its fix."""
     if min(m.tp, m.pp, m.ep, m.replicas, m.attn_dp) < 1:

@@ -96,15 +96,25 @@ def _evaluate(chip: ChipSpec, arch: Architecture, precision: Precision, workload
 def min_chips_to_fit(chip: ChipSpec, arch: Architecture, precision: Precision, workload: Workload,
                      batch: int = 1) -> tuple[int, Mapping]:
     """The smallest tp x pp holding weights, KV for `batch` sequences and activations."""
-    candidates = [Mapping(tp=tp, pp=pp) for tp in tp_candidates(chip, arch) for pp in range(1, arch.n_layers + 1)]
+    # at most MAX_CHIPS chips: the candidate list is bounded whatever the layer count
+    candidates = [Mapping(tp=tp, pp=pp) for tp in tp_candidates(chip, arch)
+                  for pp in range(1, min(arch.n_layers, MAX_CHIPS // tp) + 1)]
     out = _evaluate(chip, arch, precision, workload, [(m, max(batch, 1)) for m in candidates])
     fits = out[:, L.R_FITS] == 1.0
+    if not fits.any() and batch > 1:
+        ones = _evaluate(chip, arch, precision, workload, [(m, 1) for m in candidates])
+        if (ones[:, L.R_FITS] == 1.0).any():
+            largest = int(ones[:, L.R_MAX_BATCH].max())
+            raise CapacityError(
+                f"batch {batch:,} does not fit: the KV cache of {batch:,} sequences of {workload.input_len:,}+"
+                f"{workload.output_len:,} tokens exceeds the memory of {chip.id} even split over "
+                f"{max(c.tp * c.pp for c in candidates):,} chips (largest batch {largest:,}): lower --batch")
     if not fits.any():
         mem = chip.memory.main
         need = arch.total_params() * precision.weight_bytes
         raise CapacityError(
             f"{arch.id} ({units.bytes_to_gb(need):.0f} GB of {precision.weight_dtype} weights) does not fit "
-            f"{chip.id} even split over {max(c.tp for c in candidates)} x {arch.n_layers} chips "
+            f"{chip.id} even split over {max(c.tp * c.pp for c in candidates):,} chips "
             f"({units.bytes_to_gb(mem.capacity_bytes):.2f} GB each): use a narrower --weight-dtype or a shorter context"
         )
     chips = np.array([m.tp * m.pp for m in candidates], dtype=float)

@@ -10,46 +10,52 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from .common import PositiveFloat, Provenance, Range, Strict
+from typing import Annotated
+
+from .common import (
+    FractionRange, LifeRange, NonNegativeRange, PositiveRange, Provenance, PueRange, Range, RateRange, Strict,
+)
+
+Gbps = Annotated[float, Field(gt=0, le=1e9)]
 
 
 class HbmPrices(Strict):
     """$/GB of HBM by generation, paid by the chip maker (flows into BOM-priced chips)."""
 
-    hbm2_usd_per_gb: Range
-    hbm2e_usd_per_gb: Range
-    hbm3_usd_per_gb: Range
-    hbm3e_usd_per_gb: Range
-    hbm4_usd_per_gb: Range
+    hbm2_usd_per_gb: PositiveRange
+    hbm2e_usd_per_gb: PositiveRange
+    hbm3_usd_per_gb: PositiveRange
+    hbm3e_usd_per_gb: PositiveRange
+    hbm4_usd_per_gb: PositiveRange
 
 
 class PowerUse(Strict):
     """How hard a provisioned chip draws, as a fraction of its system's peak (chip TDP + platform overhead)."""
 
-    average_power_fraction: Range            # average draw / peak while serving at full load
-    idle_power_fraction: Range               # draw of a provisioned chip with no requests / peak
+    average_power_fraction: FractionRange            # average draw / peak while serving at full load
+    idle_power_fraction: FractionRange               # draw of a provisioned chip with no requests / peak
 
 
 class Fabric(Strict):
     """One generation of scale-out switches and optics: the switch's capacity and price, and its
     optical modules' speed, price and power."""
 
-    switch_capacity_gbps: PositiveFloat      # per direction, e.g. 51,200 = 64 x 800G
-    switch_usd: Range
-    switch_power_w: Range                    # without its optics
-    module_gbps: PositiveFloat               # 800, 1,600
-    module_usd: Range
-    module_power_w: Range
+    switch_capacity_gbps: Gbps      # per direction, e.g. 51,200 = 64 x 800G
+    switch_usd: NonNegativeRange
+    switch_power_w: NonNegativeRange                    # without its optics
+    module_gbps: Gbps               # 800, 1,600
+    module_usd: NonNegativeRange
+    module_power_w: NonNegativeRange
     description: str = ""
 
 
 class Network(Strict):
     """The scale-out network: a non-blocking fat tree sized by the cluster (see kernels.chip_cost)."""
 
-    cluster_chips: Range                     # chips on one scale-out fabric
+    cluster_chips: PositiveRange                     # chips on one scale-out fabric
     nic_leaf_optical_fraction: Range         # share of NIC-to-leaf links that are optical (the rest copper)
     fabric: str                              # the key of `fabrics` this budget uses
-    fabrics: dict[str, Fabric]
+    fabrics: dict[str, Fabric] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _fabric_known(self) -> "Network":
@@ -62,16 +68,16 @@ class Network(Strict):
 
 
 class Facility(Strict):
-    electricity_usd_per_kwh: Range
-    pue: Range
-    facility_capex_usd_per_w: Range          # per W of IT load
-    facility_life_years: Range
+    electricity_usd_per_kwh: NonNegativeRange   # a negative price would pay the site to run
+    pue: PueRange                               # site power / IT power, >= 1
+    facility_capex_usd_per_w: NonNegativeRange  # per W of IT load
+    facility_life_years: LifeRange
 
 
 class Finance(Strict):
-    chip_useful_life_years: Range
-    cost_of_capital_per_year: Range
-    upkeep_fraction_of_capital_charge: Range
+    chip_useful_life_years: LifeRange           # capital is recovered over it: > 0
+    cost_of_capital_per_year: RateRange         # 0 to 1 (100 % a year)
+    upkeep_fraction_of_capital_charge: NonNegativeRange
 
 
 class BudgetSpec(Strict):

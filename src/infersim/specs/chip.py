@@ -6,11 +6,20 @@ the chip has no math for is absent. A CPU's unit is one socket.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from .common import Fraction, NonNegativeFloat, PositiveFloat, Provenance, Range, Strict
+from .common import MAX_COUNT, Fraction, MarginRange, PositiveRange, Provenance, Strict
+
+# Upper bounds far beyond any chip (1000x the largest of each): a typo is caught, no sum overflows.
+FlopsPerS = Annotated[float, Field(gt=0, le=1e21)]          # a wafer-scale chip is ~1e17
+Bytes = Annotated[float, Field(gt=0, le=1e18)]              # the largest memories are ~1e13
+BytesPerS = Annotated[float, Field(gt=0, le=1e18)]          # wafer SRAM is ~2e16
+LinkBytesPerS = Annotated[float, Field(ge=0, le=1e16)]      # NVLink 5 is 9e11 per direction
+Seconds = Annotated[float, Field(ge=0, le=1.0)]             # latencies and per-step overheads
+Watts = Annotated[float, Field(gt=0, le=1e8)]               # a CS-3 system is ~2.3e4
+Usd = Annotated[float, Field(ge=0, le=1e10)]
 
 ChipKind = Literal["gpu", "asic", "lpu_sram", "wafer_scale", "cpu"]
 
@@ -18,14 +27,14 @@ ChipKind = Literal["gpu", "asic", "lpu_sram", "wafer_scale", "cpu"]
 class DenseFlops(Strict):
     """Dense peak FLOP/s (OP/s for integer types) per compute dtype."""
 
-    fp32: PositiveFloat | None = None
-    tf32: PositiveFloat | None = None
-    bf16: PositiveFloat | None = None
-    fp16: PositiveFloat | None = None
-    fp8: PositiveFloat | None = None
-    int8: PositiveFloat | None = None
-    fp4: PositiveFloat | None = None
-    int4: PositiveFloat | None = None
+    fp32: FlopsPerS | None = None
+    tf32: FlopsPerS | None = None
+    bf16: FlopsPerS | None = None
+    fp16: FlopsPerS | None = None
+    fp8: FlopsPerS | None = None
+    int8: FlopsPerS | None = None
+    fp4: FlopsPerS | None = None
+    int4: FlopsPerS | None = None
 
     def available(self) -> dict[str, float]:
         return {k: v for k, v in self.model_dump().items() if v is not None}
@@ -43,8 +52,8 @@ class Compute(Strict):
 
 class MemoryTier(Strict):
     technology: str
-    capacity_bytes: PositiveFloat
-    bandwidth_bytes_per_s: PositiveFloat
+    capacity_bytes: Bytes
+    bandwidth_bytes_per_s: BytesPerS
 
 
 class Memory(Strict):
@@ -71,16 +80,27 @@ class Memory(Strict):
 
 
 class Interconnect(Strict):
+    """Scale-up fabric (0 bandwidth when the chip has none: it then talks over the NIC) and the scale-out NIC,
+    which every chip has: KV caches and pipeline stages between servers cross it."""
+
     scaleup_name: str
-    scaleup_bw_bytes_per_s_per_direction: NonNegativeFloat
-    scaleup_domain_chips: int = Field(ge=1)
-    scaleup_latency_s: NonNegativeFloat
-    scaleout_bw_bytes_per_s_per_direction: NonNegativeFloat
-    scaleout_latency_s: NonNegativeFloat
+    scaleup_bw_bytes_per_s_per_direction: LinkBytesPerS
+    scaleup_domain_chips: int = Field(ge=1, le=MAX_COUNT)
+    scaleup_latency_s: Seconds
+    scaleout_bw_bytes_per_s_per_direction: Annotated[float, Field(gt=0, le=1e16)]
+    scaleout_latency_s: Seconds
+
+    @model_validator(mode="after")
+    def _fabric_for_the_domain(self) -> "Interconnect":
+        if self.scaleup_domain_chips > 1 and self.scaleup_bw_bytes_per_s_per_direction == 0:
+            raise ValueError(f"scaleup_domain_chips is {self.scaleup_domain_chips} but "
+                             "scaleup_bw_bytes_per_s_per_direction is 0: give the scale-up bandwidth, or set "
+                             "scaleup_domain_chips = 1 for a chip without a scale-up fabric")
+        return self
 
 
 class Power(Strict):
-    tdp_w: PositiveFloat
+    tdp_w: Watts
 
 
 class Bom(Strict):
@@ -90,11 +110,11 @@ class Bom(Strict):
     so that a change in HBM price flows into the chip price.
     """
 
-    logic_die_usd: NonNegativeFloat
-    packaging_usd: NonNegativeFloat
-    board_usd: NonNegativeFloat = 0.0
+    logic_die_usd: Usd
+    packaging_usd: Usd
+    board_usd: Usd = 0.0
     hbm_generation: str | None = None
-    gross_margin_fraction: Range
+    gross_margin_fraction: MarginRange  # price = parts / (1 - margin): 0 <= margin < 1
 
 
 RentalTerm = Literal["on_demand", "1yr", "3yr", "capacity_block", "spot"]
@@ -108,7 +128,7 @@ class Rental(Strict):
 
     provider: str                       # lower case, e.g. aws, gcp, azure, oracle, coreweave, lambda
     term: RentalTerm
-    usd_per_chip_hour: PositiveFloat
+    usd_per_chip_hour: Annotated[float, Field(gt=0, le=1e6)]
     date: str = Field(pattern=r"^\d{4}(-\d{2}){0,2}$")   # when the price held: YYYY, YYYY-MM or YYYY-MM-DD
     source: str                         # a source id of this file's [provenance]
     instance: str | None = None         # instance type and chips per instance
@@ -126,7 +146,7 @@ class Price(Strict):
     """What a buyer pays for one chip: a market price range and/or a bill of materials (owners),
     and dated cloud prices per chip-hour (renters)."""
 
-    market_usd: Range | None = None
+    market_usd: PositiveRange | None = None
     bom: Bom | None = None
     rental: list[Rental] = Field(default_factory=list)
     includes_server: bool = False  # the price is of a whole system (e.g. a Cerebras CS-3)
@@ -150,8 +170,8 @@ class Efficiency(Strict):
     decode_compute: Fraction
     memory_bandwidth: Fraction
     interconnect: Fraction
-    step_overhead_s: NonNegativeFloat
-    prefill_overhead_s: NonNegativeFloat
+    step_overhead_s: Seconds
+    prefill_overhead_s: Seconds
     usable_memory_fraction: Fraction
     # share of the shorter of an operator's compute and memory times not hidden under the longer; 0 = pure roofline
     overlap_loss: float = Field(0.0, ge=0.0, le=1.0)

@@ -1,7 +1,10 @@
 """Find spec files: the bundled library plus the user's own folders.
 
 Search order: folders given with --specs-dir, then $INFERSIM_SPECS_PATH (os.pathsep-separated),
-then the bundled library. A user's file with the same id as a bundled one takes its place.
+then the bundled library. A user's file with the same id as a bundled one takes its place (said once
+on stderr when it is used). Two files with one id in one folder tree are an error naming both, when
+that id is used. A file is read only when its spec is needed, so one bad file breaks only the
+commands that need it.
 Within one folder tree the category comes from the folder name: files under `models/` are
 model architectures, `traffic/` traffic, `budgets/` budgets, `platforms/` platforms (the system
 around a chip), `load_profiles/` load profiles, `scenarios/` scenarios, `sweeps/` sweeps; every
@@ -12,6 +15,8 @@ from __future__ import annotations
 
 import difflib
 import os
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -31,6 +36,13 @@ from .traffic import TrafficSpec
 Category = Literal["chip", "model", "traffic", "budget", "platform", "load_profile", "scenario", "sweep"]
 _CATEGORY_DIRS = {"models": "model", "traffic": "traffic", "budgets": "budget", "platforms": "platform",
                   "load_profiles": "load_profile", "scenarios": "scenario", "sweeps": "sweep"}
+_NOTED: set[tuple[str, str, Path]] = set()  # replacements already reported in this process
+
+
+def note_on_stderr(message: str) -> None:
+    print(f"infersim: note: {message}", file=sys.stderr)
+
+
 _SKIPPED_DIRS: set[str] = set()
 _SCHEMAS = {"chip": ChipSpec, "model": ModelSpec, "traffic": TrafficSpec, "budget": BudgetSpec,
             "platform": PlatformSpec, "load_profile": LoadProfileSpec, "scenario": ScenarioSpec, "sweep": SweepSpec}
@@ -68,6 +80,7 @@ class Library:
 
     user_dirs: list[Path] = field(default_factory=list)
     use_env: bool = True
+    note: Callable[[str], None] = note_on_stderr  # where "a user file replaces a bundled one" is said
     _index: dict[str, dict[str, Path]] = field(default_factory=dict, init=False)
     _cache: dict[Path, object] = field(default_factory=dict, init=False)
 
@@ -76,18 +89,38 @@ class Library:
         if self.use_env and os.environ.get(ENV_VAR):
             roots += [Path(p) for p in os.environ[ENV_VAR].split(os.pathsep) if p]
         for r in roots:
+            source = f"--specs-dir or ${ENV_VAR}"
+            if not r.exists():
+                raise SpecError(f"specs folder '{r}' does not exist (from {source}): create it or fix the path")
             if not r.is_dir():
-                raise SpecError(f"specs folder '{r}' does not exist (from --specs-dir or ${ENV_VAR})")
-        self.roots = roots + bundled_roots()
+                raise SpecError(f"specs folder '{r}' is a file, not a folder (from {source}): give its folder")
+        bundled = bundled_roots()
+        self.roots = roots + bundled
         self._index = {c: {} for c in _SCHEMAS}
+        self._duplicates: dict[tuple[str, str], list[Path]] = {}   # (category, id) -> files in one root
+        self._replaced: dict[tuple[str, str], Path] = {}           # (category, id) -> the bundled file replaced
         # later roots must not override earlier ones: walk in reverse, earlier overwrite
         for root in reversed(self.roots):
             if not root.is_dir():
                 continue
+            in_root: dict[tuple[str, str], list[Path]] = {}
             for path in sorted(root.rglob("*.toml")):
+                if not path.is_file():  # a folder named *.toml is not a spec
+                    continue
                 cat = category_of(path.relative_to(root))
-                if cat is not None:
-                    self._index[cat][path.stem] = path
+                if cat is None:
+                    continue
+                key = (cat, path.stem)
+                in_root.setdefault(key, []).append(path)
+                previous = self._index[cat].get(path.stem)
+                if previous is not None and root not in bundled and any(previous.is_relative_to(b) for b in bundled):
+                    self._replaced[key] = previous
+                self._index[cat][path.stem] = path
+            for key, paths in in_root.items():
+                if len(paths) > 1:
+                    self._duplicates[key] = paths
+                else:
+                    self._duplicates.pop(key, None)  # an earlier root's single file wins over a later duplicate
 
     # ---- lookup -------------------------------------------------------------------------
     def ids(self, category: Category) -> list[str]:
@@ -95,16 +128,37 @@ class Library:
 
     def path(self, category: Category, spec_id: str) -> Path:
         try:
-            return self._index[category][spec_id]
+            path = self._index[category][spec_id]
         except KeyError:
-            near = difflib.get_close_matches(spec_id, self.ids(category), n=3, cutoff=0.4)
-            hint = f"did you mean {', '.join(near)}?" if near else f"see `infersim specs list --{category}`"
-            raise UnknownIdError(f"unknown {category} id '{spec_id}': {hint}") from None
+            raise UnknownIdError(f"unknown {category} id '{spec_id}': {self._hint(category, spec_id)}") from None
+        paths = self._duplicates.get((category, spec_id))
+        if paths:
+            raise SpecError(f"{category} id '{spec_id}' is defined twice in one folder: {paths[0]} and {paths[1]}: "
+                            "rename or remove one of them")
+        return path
+
+    def _hint(self, category: Category, spec_id: str) -> str:
+        near = difflib.get_close_matches(spec_id, self.ids(category), n=3, cutoff=0.4)
+        if near:
+            return f"did you mean {', '.join(near)}?"
+        elsewhere = [c for c in _SCHEMAS if c != category and spec_id in self._index[c]]
+        if elsewhere:
+            return f"'{spec_id}' is a {elsewhere[0]}, not a {category}"
+        return f"see `infersim specs list --{category}`"
+
+    def problems(self) -> list[str]:
+        """One line per id defined twice in one folder (what `infersim specs check` reports besides the files)."""
+        return [f"{c} id '{i}' is defined twice in one folder: {ps[0]} and {ps[1]}: rename or remove one of them"
+                for (c, i), ps in sorted(self._duplicates.items())]
 
     def _load(self, category: Category, spec_id: str):
         path = self.path(category, spec_id)
         if path not in self._cache:
             self._cache[path] = loader.load(path, _SCHEMAS[category])
+            bundled = self._replaced.get((category, spec_id))
+            if bundled is not None and (category, spec_id, path) not in _NOTED:
+                _NOTED.add((category, spec_id, path))
+                self.note(f"{category} '{spec_id}' is read from {path}, in place of the bundled {bundled}")
         return self._cache[path]
 
     def chip(self, chip_id: str) -> ChipSpec:
@@ -182,7 +236,7 @@ def architecture_from_config_json(path: Path) -> Architecture:
     try:
         cfg = HFConfig.model_validate(picked)
     except ValidationError as exc:
-        raise SpecError(loader.format_validation_error(path, HFConfig, exc)) from None
+        raise loader.spec_error(path, loader.format_validation_error(path, HFConfig, exc).splitlines()) from None
     return _normalise_or_raise(path, path.parent.name if path.name == "config.json" and path.parent.name else path.stem,
                                cfg)
 
@@ -204,5 +258,5 @@ def check_file(path: Path) -> list[str]:
         if cat == "model":
             _normalise_or_raise(path, spec.id, spec.config)
     except SpecError as exc:
-        return str(exc).splitlines()
+        return getattr(exc, "problems", None) or str(exc).splitlines()
     return []

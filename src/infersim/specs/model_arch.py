@@ -39,7 +39,7 @@ class HFConfig(Strict):
     attention_bias: bool = False
     hidden_act: str | None = None
     hidden_activation: str | None = None  # gemma2/gemma3 spell it so
-    max_position_embeddings: int | None = None
+    max_position_embeddings: StrictInt | None = Field(default=None, ge=1)
     # positions: no effect on FLOPs or bytes, read so that they are not reported as ignored
     rope_theta: float | None = None
     rope_scaling: dict | None = None
@@ -132,6 +132,7 @@ class Architecture:
     experts_per_token: int
     n_shared_experts: int
     expert_ffn: int
+    max_context_tokens: int | None = None  # config.json max_position_embeddings; None when not given
 
     @property
     def is_moe(self) -> bool:
@@ -391,4 +392,5 @@ def normalise(model_id: str, cfg: HFConfig) -> Architecture:
         experts_per_token=k,
         n_shared_experts=shared,
         expert_ffn=expert_ffn,
+        max_context_tokens=cfg.max_position_embeddings,
     )

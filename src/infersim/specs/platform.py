@@ -11,25 +11,25 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from .common import Provenance, Range, Strict
+from .common import MAX_COUNT, NonNegativeRange, Provenance, Strict
 
 
 class PlatformCost(Strict):
     """Per chip of the platform, as bought (a market price, whatever the chip's price basis)."""
 
-    server_usd_per_chip: Range               # server or tray around the chip, not the chip itself
-    scaleup_usd_per_chip: Range              # scale-up switches, baseboard, cables, OCS; optics apart
-    scaleup_optical_modules_per_chip: Range  # optical modules of the scale-up fabric
-    scaleup_module_usd: Range
-    scaleup_module_power_w: Range
-    power_overhead_fraction: Range           # system IT power above chip TDP (host, fans, switches); optics apart
+    server_usd_per_chip: NonNegativeRange               # server or tray around the chip, not the chip itself
+    scaleup_usd_per_chip: NonNegativeRange              # scale-up switches, baseboard, cables, OCS; optics apart
+    scaleup_optical_modules_per_chip: NonNegativeRange  # optical modules of the scale-up fabric
+    scaleup_module_usd: NonNegativeRange
+    scaleup_module_power_w: NonNegativeRange
+    power_overhead_fraction: NonNegativeRange           # system IT power above chip TDP (host, fans, switches); optics apart
 
 
 class PlatformSpec(Strict):
     schema_version: int
     id: str
     name: str
-    chips_per_system: int = Field(ge=1)      # chips of one scale-up system (server, rack or pod)
+    chips_per_system: int = Field(ge=1, le=MAX_COUNT)      # chips of one scale-up system (server, rack or pod)
     scaleup_fabric: str                      # what joins them, in words
     provenance: Provenance
     cost: PlatformCost

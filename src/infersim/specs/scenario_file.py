@@ -7,8 +7,14 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
 
-from .common import PositiveFloat, Provenance, Range, Strict
+from .common import (
+    MAX_COUNT, MAX_TOKENS, MAX_YEARS, NonNegativeRange, PositiveFloat, Provenance, Strict, no_repeats,
+)
 from .price_basis import check_price_basis
+
+Rate = Annotated[float, Field(gt=0, le=1e9)]                 # requests/s
+TargetMs = Annotated[float, Field(gt=0, le=1e9)]
+MAX_SAMPLES = 1_000_000  # Monte Carlo samples: ~30 floats each (memory bound)
 
 ScenarioKind = Literal["pairwise_advantage", "elasticity", "budget_shock", "power_limited", "latency_vs_cost",
                        "request_rate", "tiered", "migration", "optics", "time_to_power"]
@@ -20,19 +26,19 @@ class ServingClass(Strict):
     name: str
     traffic: str                       # lengths and p99 targets
     chip: str                          # the tier's chip
-    rate_per_s: PositiveFloat
-    reused_prefix_tokens: float = Field(default=0.0, ge=0)  # context every request already has (agents)
-    max_ttft_ms: PositiveFloat | None = None   # overrides the traffic's p99 TTFT target
-    max_tpot_ms: PositiveFloat | None = None   # overrides the traffic's p99 TPOT target
+    rate_per_s: Rate
+    reused_prefix_tokens: float = Field(default=0.0, ge=0, le=MAX_TOKENS)  # context every request already has (agents)
+    max_ttft_ms: TargetMs | None = None   # overrides the traffic's p99 TTFT target
+    max_tpot_ms: TargetMs | None = None   # overrides the traffic's p99 TPOT target
 
 
 class OnsitePower(Strict):
     """Generation built on the site while it waits for the grid (gas turbines, fuel cells)."""
 
-    capex_usd_per_kw: Range
-    energy_usd_per_kwh: Range
-    years_to_power: Range                  # from the decision to first power
-    life_years: PositiveFloat              # over which its capital is recovered
+    capex_usd_per_kw: NonNegativeRange
+    energy_usd_per_kwh: NonNegativeRange
+    years_to_power: NonNegativeRange       # from the decision to first power
+    life_years: float = Field(gt=0, le=MAX_YEARS)  # over which its capital is recovered
 
 
 class MigrationCase(Strict):
@@ -49,9 +55,9 @@ class MigrationCase(Strict):
     model: str
     weight_dtype: str = "fp8"
     kv_dtype: str = "fp8"
-    input_len: int = Field(default=1024, ge=1)
-    output_len: int = Field(default=256, ge=1)
-    max_tpot_ms: PositiveFloat | None = None
+    input_len: int = Field(default=1024, ge=1, le=MAX_TOKENS)
+    output_len: int = Field(default=256, ge=1, le=MAX_TOKENS)
+    max_tpot_ms: TargetMs | None = None
     workload_note: str = ""                                # how the workload stands in for the real one
 
 
@@ -68,24 +74,25 @@ class ScenarioSpec(Strict):
     baseline_chips: list[str] = Field(default_factory=list)  # pairwise_advantage: the GPUs compared against
     weight_dtype: str = "fp8"
     kv_dtype: str = "fp8"
-    input_len: int = Field(default=1024, ge=1)
-    output_len: int = Field(default=256, ge=1)
-    max_ttft_ms: PositiveFloat | None = None
-    max_tpot_ms: PositiveFloat | None = None
+    input_len: int = Field(default=1024, ge=1, le=MAX_TOKENS)
+    output_len: int = Field(default=256, ge=1, le=MAX_TOKENS)
+    allow_long_context: bool = False  # model input_len + output_len beyond the model's max_position_embeddings
+    max_ttft_ms: TargetMs | None = None
+    max_tpot_ms: TargetMs | None = None
     budget: str = "central-2025"
     alt_budget: str | None = None                       # budget_shock: the shocked budget
     price_basis: Annotated[str, AfterValidator(check_price_basis)] = "owner"   # see specs.price_basis
-    site_power_mw: PositiveFloat | None = None           # power_limited
-    request_rates_per_s: list[PositiveFloat] = Field(default_factory=list)  # request_rate
-    batches: list[int] = Field(default_factory=list)     # latency_vs_cost, elasticity
+    site_power_mw: Annotated[float, Field(gt=0, le=1e6)] | None = None   # power_limited
+    request_rates_per_s: list[Rate] = Field(default_factory=list, max_length=10_000)  # request_rate
+    batches: list[Annotated[int, Field(ge=1, le=MAX_COUNT)]] = Field(default_factory=list, max_length=1_000)
     classes: list[ServingClass] = Field(default_factory=list)  # tiered
     cases: list[MigrationCase] = Field(default_factory=list)    # migration
     not_rebuilt: list[str] = Field(default_factory=list)        # migration: published cases left out, and why
     cluster_chips: list[PositiveFloat] = Field(default_factory=list)   # optics: scale-out cluster sizes
     fabrics: list[str] = Field(default_factory=list)            # optics: the budget's fabrics to compare
-    grid_delay_years: list[PositiveFloat] = Field(default_factory=list)  # time_to_power
-    horizon_years: PositiveFloat | None = None                  # time_to_power
-    build_years: Range | None = None                            # time_to_power: construction, ground to live
+    grid_delay_years: list[Annotated[float, Field(gt=0, le=MAX_YEARS)]] = Field(default_factory=list)  # time_to_power
+    horizon_years: Annotated[float, Field(gt=0, le=MAX_YEARS)] | None = None   # time_to_power
+    build_years: NonNegativeRange | None = None                            # time_to_power: construction, ground to live
     onsite_power: OnsitePower | None = None                     # time_to_power: behind-the-meter generation
     rent_basis: Annotated[str, AfterValidator(check_price_basis)] | None = None  # time_to_power: renting meanwhile
     efficiency_like: str | None = None   # what-if: every chip runs at this chip's [efficiency] values
@@ -94,7 +101,7 @@ class ScenarioSpec(Strict):
     views: list[Annotated[str, AfterValidator(check_price_basis)]] = Field(default_factory=list)
     load_profiles: list[str] = Field(default_factory=list)
     efficiency_variants: list[str] = Field(default_factory=list)
-    samples: int = Field(default=20_000, ge=100)
+    samples: int = Field(default=20_000, ge=100, le=MAX_SAMPLES)
     seed: int = 0
 
     @model_validator(mode="after")
@@ -108,4 +115,7 @@ class ScenarioSpec(Strict):
         for f in need:
             if not getattr(self, f):
                 raise ValueError(f"a '{self.kind}' scenario needs '{f}'")
+        for f in ("chips", "baseline_chips", "request_rates_per_s", "batches"):
+            no_repeats(getattr(self, f), f)
+        no_repeats([c.name for c in self.classes], "classes (by name)")
         return self

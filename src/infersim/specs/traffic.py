@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from .common import NonNegativeFloat, PositiveFloat, Provenance, Strict
+from .common import MAX_TOKENS, Provenance, Strict
+
+Tokens = Annotated[float, Field(ge=1, le=MAX_TOKENS)]   # a request has at least one token
+PerSecond = Annotated[float, Field(gt=0, le=1e9)]
+TargetSeconds = Annotated[float, Field(gt=0, le=1e6)]
 
 
 class LengthDistribution(Strict):
     """Tokens per request. `fixed`: every request has `mean_tokens`; `lognormal`: with `cv`."""
 
     kind: Literal["fixed", "lognormal"] = "fixed"
-    mean_tokens: PositiveFloat
-    cv: NonNegativeFloat = 0.0
-    max_tokens: PositiveFloat | None = None
+    mean_tokens: Tokens
+    cv: float = Field(default=0.0, ge=0, le=100)
+    max_tokens: Tokens | None = None
+
+    @model_validator(mode="after")
+    def _max_above_mean(self) -> "LengthDistribution":
+        if self.max_tokens is not None and self.max_tokens < self.mean_tokens:
+            raise ValueError(f"max_tokens {self.max_tokens:g} is below mean_tokens {self.mean_tokens:g}: "
+                             "raise max_tokens or lower mean_tokens")
+        return self
 
 
 class TrafficSpec(Strict):
@@ -25,9 +36,9 @@ class TrafficSpec(Strict):
     provenance: Provenance
     input: LengthDistribution
     output: LengthDistribution
-    arrival_rate_per_s: PositiveFloat | None = None
-    ttft_target_s: PositiveFloat | None = None
-    tpot_target_s: PositiveFloat | None = None
+    arrival_rate_per_s: PerSecond | None = None
+    ttft_target_s: TargetSeconds | None = None
+    tpot_target_s: TargetSeconds | None = None
     description: str = Field(default="")
 
 

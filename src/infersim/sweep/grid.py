@@ -15,7 +15,7 @@ from ..cost.inputs import budget_row, chip_cost_row
 from ..errors import InfersimError
 from ..kernels import grid_sweep as K
 from ..kernels import layout as L
-from ..model.configuration import Mapping, Precision, Workload, config_row, resolve_precision
+from ..model.configuration import Mapping, Precision, Workload, check_context, config_row, resolve_precision
 from ..model.packing import pack_architecture, pack_chip
 from ..specs.library import Library
 from ..specs.sweep_file import SweepSpec
@@ -133,7 +133,10 @@ def build_grid(lib: Library, spec: SweepSpec) -> Grid:
                          ("output_len", spec.output_len)):
         if not values or min(values) < 1:
             raise InfersimError(f"sweep '{spec.id}': axis {name} needs whole numbers >= 1, got {values}")
-    archs = np.stack([pack_architecture(lib.architecture(m)) for m in spec.models])
+    models = [lib.architecture(m) for m in spec.models]
+    for arch in models:  # the longest prompt and output of the grid must fit every model's context
+        check_context(arch, max(spec.input_len), max(spec.output_len), spec.allow_long_context)
+    archs = np.stack([pack_architecture(a) for a in models])
     f64 = lambda v: np.asarray(v, dtype=np.float64)  # noqa: E731
     return Grid(archs, np.stack(chips), np.stack(costs), np.stack(budgets), np.stack(tchips), np.stack(mchips),
                 chip_tvars, chip_mvars, tvar_variants, variant_t, np.asarray(variant_m, dtype=np.int64),

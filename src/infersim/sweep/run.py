@@ -36,11 +36,37 @@ class SweepResult:
     counters: np.ndarray          # grid_sweep.N_*: work done (decode steps evaluated, points kept, ...)
 
 
+MAX_CHUNKS = 1_000_000  # the chunk list is held in memory (and, on Dask, sent to the workers)
+
+
+def sweep_points(lib: Library, spec: SweepSpec) -> int:
+    """Points of the full grid (an upper bound: chips that cannot run the dtypes are dropped later),
+    counted in Python integers so that no axis product overflows."""
+    n = len(spec.chips or lib.ids("chip")) * len(spec.models) * len(spec.tp) * len(spec.pp) * len(spec.batch)
+    n *= len(spec.input_len) * len(spec.output_len)
+    for axis in (*spec.scale.model_dump().values(), *spec.budget_scale.model_dump().values()):
+        n *= len(axis)
+    return n
+
+
+def check_sweep_size(lib: Library, spec: SweepSpec, chunk_points: int) -> int:
+    """The number of points; a grid that cannot be streamed in MAX_CHUNKS chunks is refused, saying why."""
+    n = sweep_points(lib, spec)
+    chunks = -(-n // max(chunk_points, 1))
+    if n >= 2**62 or chunks > MAX_CHUNKS:
+        raise InfersimError(
+            f"sweep '{spec.id}' has {n:,} points: in chunks of {chunk_points:,} that is {chunks:,} chunks, more than "
+            f"the {MAX_CHUNKS:,} a sweep streams through: shorten its axes (the point count is the product of their "
+            "lengths) or raise --chunk")
+    return n
+
+
 def run_sweep(lib: Library, spec: SweepSpec, chunk_points: int = 2_000_000, backend: str = "local",
               scheduler: str | None = None,
               progress: Callable[[int, int], None] | None = None) -> SweepResult:
     """Run the sweep; `progress(points_done, points_total)` is called after each chunk of blocks.
     chunk_points: points per chunk (the progress step; memory does not depend on it)."""
+    check_sweep_size(lib, spec, chunk_points)
     g = build_grid(lib, spec)
     t0 = time.perf_counter()
     per_block = g.n_points // g.n_blocks

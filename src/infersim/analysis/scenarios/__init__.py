@@ -30,4 +30,8 @@ RUNNERS: dict[str, Callable[..., ScenarioResult]] = {
 
 
 def run_scenario(lib: Library, spec: ScenarioSpec, progress=None) -> ScenarioResult:
+    """Run the scenario's kind; its lengths are checked against the model's context first."""
+    from ...model.configuration import check_context
+
+    check_context(lib.architecture(spec.model), spec.input_len, spec.output_len, spec.allow_long_context)
     return RUNNERS[spec.kind](lib, spec, progress)

@@ -17,7 +17,7 @@ from ...errors import InfersimError
 from ...kernels import layout as L
 from ...specs.library import Library
 from ...specs.scenario_file import ScenarioSpec
-from .deploy import ScenarioResult, deploy, scenario_chips
+from .deploy import ScenarioResult, deploy, require_results, scenario_chips
 
 PASS_THROUGH = ("absorbed", "at_cost", "marked_up")
 
@@ -73,6 +73,7 @@ def run_budget_shock(lib: Library, spec: ScenarioSpec, progress=None) -> Scenari
             rec[f"chip_price_change_{how}"] = add / price
             rec[f"usd_per_mtok_change_{how}"] = shocked.total_usd_per_hour / base_cost.total_usd_per_hour - 1.0
         rows.append(rec)
+    require_results(spec, rows, skipped)
     head = pd.DataFrame(rows).sort_values("usd_per_mtok_change_at_cost", ascending=False).reset_index(drop=True)
     moved = head[head["hbm_bill_delta_usd"] > 0]
     if moved.empty:

@@ -65,6 +65,19 @@ def deploy(lib: Library, spec: ScenarioSpec, chip_id: str, budget_id: str | None
                       cost.chip_price_usd)
 
 
+def require_results(spec: ScenarioSpec, found, skipped: list[tuple[str, str]]) -> None:
+    """A scenario whose chips all failed (none fits, none meets the targets) is an error saying why,
+    not an empty table."""
+    if len(found):
+        return
+    limits = ", ".join(f"{n} <= {v:g} ms" for n, v in (("TTFT", spec.max_ttft_ms), ("TPOT", spec.max_tpot_ms))
+                       if v is not None)
+    reasons = "; ".join(f"{c}: {w}" for c, w in skipped) or "no chip to run"
+    raise InfersimError(f"scenario '{spec.id}': no chip could serve {spec.model}"
+                        + (f" within {limits}" if limits else "") + f" ({reasons})"
+                        + (": relax max_ttft_ms / max_tpot_ms" if limits else ""))
+
+
 def deploy_all(lib, spec, chip_ids, progress=None, **kw):
     done, skipped = [], []
     for i, cid in enumerate(chip_ids):

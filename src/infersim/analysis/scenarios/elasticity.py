@@ -18,7 +18,7 @@ from ...model.mapping_search import min_chips_to_fit
 from ...model.packing import pack_architecture, pack_chip
 from ...specs.library import Library
 from ...specs.scenario_file import ScenarioSpec
-from .deploy import ScenarioResult, scenario_chips, scenario_workload
+from .deploy import ScenarioResult, require_results, scenario_chips, scenario_workload
 
 
 def run_elasticity(lib: Library, spec: ScenarioSpec, progress=None, step: float = 0.05) -> ScenarioResult:
@@ -60,6 +60,7 @@ def run_elasticity(lib: Library, spec: ScenarioSpec, progress=None, step: float 
                      "decode_compute_bound_from_batch": crossover, "max_batch_on_these_chips": max_batch,
                      "crossover_fits": bool(crossover <= max_batch),
                      "ridge_flop_per_byte": base[L.C_PEAK_FLOPS] / base[L.C_MEM_BW]})
+    require_results(spec, rows, skipped)
     head = pd.DataFrame(rows)
     mem_bound = head[head["elasticity_tpot_to_bandwidth"] < -0.8]
     cross = head["decode_compute_bound_from_batch"]

@@ -7,13 +7,14 @@ import pandas as pd
 from ...specs.library import Library
 from ...specs.scenario_file import ScenarioSpec
 from ..frontier import BATCHES, frontier_points, pareto
-from .deploy import ScenarioResult, scenario_chips, scenario_workload
+from .deploy import ScenarioResult, require_results, scenario_chips, scenario_workload
 
 
 def run_latency_vs_cost(lib: Library, spec: ScenarioSpec, progress=None) -> ScenarioResult:
     pts, skipped = frontier_points(lib, spec.model, scenario_chips(lib, spec), scenario_workload(spec), spec.weight_dtype,
                                    spec.kv_dtype, lib.budget(spec.budget), spec.price_basis,
                                    batches=tuple(spec.batches) or BATCHES, progress=progress)
+    require_results(spec, pts, skipped)
     frontier = _pareto(pts)
     head_rows = []
     for cid, g in pts.groupby("chip", sort=False):

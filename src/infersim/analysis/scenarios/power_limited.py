@@ -8,11 +8,12 @@ import pandas as pd
 
 from ...specs.library import Library
 from ...specs.scenario_file import ScenarioSpec
-from .deploy import ScenarioResult, deploy_all, scenario_chips
+from .deploy import ScenarioResult, deploy_all, require_results, scenario_chips
 
 
 def run_power_limited(lib: Library, spec: ScenarioSpec, progress=None) -> ScenarioResult:
     deps, skipped = deploy_all(lib, spec, scenario_chips(lib, spec), progress)
+    require_results(spec, deps, skipped)
     site_w = spec.site_power_mw * 1e6
     rows = []
     for d in deps:

@@ -8,13 +8,14 @@ import pandas as pd
 
 from ...specs.library import Library
 from ...specs.scenario_file import ScenarioSpec
-from .deploy import ScenarioResult, deploy_all, scenario_chips
+from .deploy import ScenarioResult, deploy_all, require_results, scenario_chips
 
 
 def run_request_rate(lib: Library, spec: ScenarioSpec, progress=None) -> ScenarioResult:
     """At a low request rate a deployment idles but is paid for by the hour: the smallest
     deployment of each chip, replicated as the rate grows."""
     deps, skipped = deploy_all(lib, spec, scenario_chips(lib, spec), progress, smallest=True)
+    require_results(spec, deps, skipped)
     rows = []
     for d in deps:
         capacity_rps = d.result.system_tokens_per_s / spec.output_len   # requests/s one deployment serves
