@@ -24,7 +24,7 @@ def int_in(low: int, high: int, what: str = "a whole number"):
         try:
             value = int(text.strip())
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {what}, got '{text}'") from None
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
         if not low <= value <= high:
             raise argparse.ArgumentTypeError(f"expected {what} from {low:,} to {high:,}, got {value:,}")
         return value
@@ -45,9 +45,9 @@ def float_in(low: float, high: float, what: str, low_open: bool = False, high_op
         try:
             value = float(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {what}, got '{text}'") from None
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
         if not math.isfinite(value):
-            raise argparse.ArgumentTypeError(f"expected {what}, got {text.strip()} (a finite number is needed)")
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text.strip()!r} (a finite number is needed)")
         if value < low or value > high or (low_open and value == low) or (high_open and value == high):
             lo = "above" if low_open else "from"
             hi = "below" if high_open else "to"
