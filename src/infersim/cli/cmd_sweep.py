@@ -20,7 +20,6 @@ from .progress import SweepProgress, chip_progress, end_progress
 HEATMAP_AXES = ("chip", "model", "scale_flops", "scale_memory_bandwidth", "scale_memory_capacity", "scale_power",
                 "scale_price", "scale_electricity", "scale_hbm_price", "tp", "pp", "input_len", "output_len", "batch",
                 "num_chips")
-CHUNK_BYTES_PER_POINT = 8 * 7 * 2  # the kernel's output row (S_FIELDS float64) and the reductions' copy
 
 
 def _heatmap_axes(text: str | None) -> tuple[str, str] | None:
@@ -40,21 +39,6 @@ def _heatmap_axes(text: str | None) -> tuple[str, str] | None:
     return parts[0], parts[1]
 
 
-def _check_chunk(chunk: int) -> None:
-    """A chunk is held in memory whole: refuse one this machine cannot hold, saying why."""
-    import os
-
-    need = chunk * CHUNK_BYTES_PER_POINT
-    try:
-        have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return
-    if need > have // 2:
-        raise InfersimError(f"--chunk {chunk:,} holds {need / 1e9:.1f} GB of results at once, more than half of "
-                            f"this machine's {have / 1e9:.1f} GB of memory: use a smaller --chunk (the sweep streams "
-                            "chunk by chunk, so its size does not change the result)")
-
-
 def cmd_sweep(args: argparse.Namespace) -> int:
     from ..report.tables import frame_table
     from ..specs.loader import load
@@ -64,7 +48,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.scheduler is not None and args.backend != "dask":
         raise InfersimError("--scheduler is the address of a dask scheduler: it needs --backend dask")
     axes = _heatmap_axes(args.heatmap)
-    _check_chunk(args.chunk)
     outputs = Outputs()
     out = outputs.file("--output", args.output, SWEEP_FORMATS)
     hist = outputs.file("--output", out.with_name(out.stem + "-histogram" + out.suffix), SWEEP_FORMATS)
