@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from .common import MAX_COUNT, Fraction, MarginRange, PositiveRange, Provenance, Strict
+from .common import MAX_COUNT, Fraction, MarginRange, PositiveFloat, PositiveRange, Provenance, Strict
 
 # Upper bounds far beyond any chip (1000x the largest of each): a typo is caught, no sum overflows.
 FlopsPerS = Annotated[float, Field(gt=0, le=1e21)]          # a wafer-scale chip is ~1e17
