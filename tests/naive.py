@@ -334,10 +334,7 @@ def spatial_evaluate(a, c, tp, pp, ep, batch, inp, outp, wb, kvb, ab, reps, chun
     per_tok = (4 * a[L.A_HIDDEN] + 3 * max(a[L.A_DENSE_FFN], a[L.A_TOPK] * a[L.A_EXPERT_FFN]) / tp) * ab
     max_chunk = max(1, min(inp if chunk <= 0 else min(chunk, inp), math.floor(0.10 * usable / per_tok)))
     per_seq = (kv_seq + per_tok + a[L.A_VOCAB] / tp * 4.0) / attn_dp
-    frac, resident = 0.0, weights
-    if stream and c[L.C_SP_STREAM_BW] > 0 and usable - max_chunk * per_tok - per_seq < weights:
-        resident = max(usable - max_chunk * per_tok - per_seq, 0.0)
-        frac = 1 - resident / weights
+    frac, resident = (1.0, 0.0) if stream and c[L.C_SP_STREAM_BW] > 0 else (0.0, weights)
     free = usable - resident - max_chunk * per_tok
     max_batch = math.floor(free / per_seq) if free > 0 else 0
     b = batch if batch > 0 else max_batch

@@ -15,6 +15,7 @@ from ..errors import InfersimError
 from ..model.configuration import Workload, resolve_precision
 from ..model.evaluate import Result
 from ..model.mapping_search import Objective, Targets, search
+from ..model.spatial_budget import vendor_speculation
 from ..specs.budget import BudgetSpec
 from ..specs.chip import ChipSpec
 from ..specs.library import Library
@@ -26,7 +27,7 @@ COLUMNS = [
     "user_tokens_per_s", "system_tokens_per_s", "tokens_per_s_per_chip", "decode_bound",
     "prefill_bound", "weight_dtype", "kv_dtype", "compute_dtype", "weight_only", "max_batch",
     "memory_used_fraction", "input_len", "output_len", "chip_kind", "min_chips", "chip_counts_tried",
-    "efficiency_fitted",
+    "efficiency_fitted", "vendor_speculation_tpot_s",
 ]
 COST_COLUMNS = [
     "usd_per_mtok", "usd_per_mtok_input", "usd_per_mtok_output_decode", "usd_per_chip_hour", "chip_price_usd",
@@ -105,6 +106,10 @@ def compare(library: Library, model: str | Architecture, chips: list[str | ChipS
             log.debug(f"{chip_id}: {found.candidates} configurations over chip counts {found.chip_counts}")
             record = priced_record(found.best, chip, workload, found.min_chips, found.chip_counts, budget,
                                    price_basis, library.platform_of(chip))
+            # where the chip's vendor runs speculative decoding ([spatial.speculative]): its TPOT with it,
+            # stated beside the plain one (the ranking and the cost stay on the plain decode)
+            spec = vendor_speculation(chip, arch, precision, found.best.mapping, workload, found.best.batch)
+            record["vendor_speculation_tpot_s"] = spec.tpot_s if spec is not None else np.nan
         except InfersimError as exc:
             skipped.append((chip_id, str(exc)))
             continue

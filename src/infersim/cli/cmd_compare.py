@@ -54,6 +54,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if (df["weight_only"]).any():
         print("* weight-only quantization: the chip has no math for the weight dtype; weights are read "
               "narrow and computed in the dtype shown")
+    for r in df[df["vendor_speculation_tpot_s"].notna()].itertuples(index=False):
+        basis = lib.chip(r.chip).spatial.speculative.basis
+        tpot = r.vendor_speculation_tpot_s
+        print(f"+ {r.chip}: its vendor runs speculative decoding; with it TPOT {units.s_to_ms(tpot):.2f} ms "
+              f"({1 / tpot:.0f} tok/s per user) at batch {r.batch} [{basis}]")
     if not df["efficiency_fitted"].all():
         print("~ efficiencies not calibrated on measurements (family defaults): optimistic against calibrated chips")
     for chip, why in result.skipped:

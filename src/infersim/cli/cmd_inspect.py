@@ -27,6 +27,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
     print(f"TTFT {units.s_to_ms(best.ttft_s):.1f} ms, TPOT {units.s_to_ms(best.tpot_s):.2f} ms, "
           f"{best.user_tokens_per_s:.1f} tok/s per user, {best.tokens_per_s_per_chip:.1f} tok/s per chip; "
           f"memory used {100 * best.memory_used_fraction:.0f}%")
+    if chip.spatial is not None:
+        _explain_spatial(chip, arch, precision, workload, best)
     tables_by_phase = []
     for phase, label in (("prefill", f"prefill of one {workload.input_len}-token prompt"),
                          ("decode", f"decode step at batch {best.batch}")):
@@ -40,6 +42,44 @@ def cmd_explain(args: argparse.Namespace) -> int:
                       "batch": best.batch, "input_len": workload.input_len, "output_len": workload.output_len})
     report_written(out)
     return 0
+
+
+def _explain_spatial(chip, arch, precision, workload, best) -> None:
+    """The spatial model's per-layer budget of one decode step, the vendor's speculative decoding and
+    the weight-streaming mode, for a chip with a [spatial] section."""
+    from ..errors import CapacityError
+    from ..model.configuration import Mapping
+    from ..model.spatial_budget import budget_table, decode_budget, evaluate_streaming, vendor_speculation
+    from ..report.tables import spatial_budget_text
+
+    b = decode_budget(chip, arch, precision, best.mapping, workload, best.batch)
+    sp = chip.spatial
+    fitted = f"; fitted: {sp.fitted} on {', '.join(sp.fitted_on)}" if sp.fitted else "; nothing fitted"
+    print(f"\nspatial model: {b.regions_per_chip} layer region(s) per chip, {b.tokens_in_flight} micro-batches in "
+          f"flight over {best.mapping.pp} stage(s) of {best.mapping.tp * best.mapping.attn_dp} chip(s){fitted}")
+    print(f"decode step at batch {best.batch}, per layer and per token:")
+    print(spatial_budget_text(budget_table(chip, b)))
+    spec = vendor_speculation(chip, arch, precision, best.mapping, workload, best.batch)
+    if spec is not None:
+        print(f"speculative decoding as the vendor runs it ({sp.speculative.basis}): {spec.k} drafted, "
+              f"{spec.tokens_per_step:.2f} tokens per step, TPOT {units.s_to_ms(spec.tpot_s):.3f} ms "
+              f"({1 / spec.tpot_s:.0f} tok/s per user, x{spec.speedup:.2f})")
+    elif sp.speculative is not None:
+        print(f"speculative decoding: not applied ({sp.speculative.basis})")
+    if sp.weight_streaming:
+        tier = chip.memory.host
+        try:
+            r = evaluate_streaming(chip, arch, precision, Mapping(), workload, batch=0)
+        except CapacityError as exc:
+            print(f"weight streaming from {tier.technology}: {exc}")
+            return
+        if r.fits:
+            print(f"weight-streaming mode (every weight read from {tier.technology} at "
+                  f"{tier.bandwidth_bytes_per_s / 1e9:g} GB/s each step, the fast memory left to the KV cache) on "
+                  f"1 x {chip.id}: batch {r.batch}, TPOT {units.s_to_ms(r.tpot_s):.1f} ms, "
+                  f"{r.tokens_per_s_per_chip:.1f} tok/s per chip")
+        else:
+            print(f"weight-streaming mode on 1 x {chip.id}: the KV cache of one sequence does not fit its fast memory")
 
 
 def cmd_roofline(args: argparse.Namespace) -> int:

@@ -16,8 +16,9 @@ One pass of a micro-batch through every layer costs
            fabric_hop_s, plus the message over the region's edge links
   c2c      tensor-parallel all-reduces and expert all-to-alls over the chip-to-chip links
            (tp > 1), and pp - 1 stage-to-stage sends, in the alpha-beta model of collectives.py
-Weights beyond a chip's fast memory can stream from a capacity tier (Cerebras MemoryX,
-SambaNova DDR, d-Matrix LPDDR) at stream_bw: then one region per chip (groups = 1).
+In weight-streaming mode (an explicit choice, spatial_streaming_evaluate_one_nb) every weight streams
+from a capacity tier (Cerebras MemoryX, SambaNova DDR, d-Matrix LPDDR) at stream_bw, one region per
+chip, and the fast memory holds the KV cache and activations.
 """
 
 import numpy as np
@@ -298,24 +299,19 @@ def spatial_decode_phase_nb(arch, chip, cfg, batch, flops, nbytes, count, times,
 
 
 @njit(**JIT_LEAF)
-def stream_fraction_nb(arch, chip, cfg):
-    """(share of each chip's weights that must stream from the capacity tier, bytes that stay
-    resident) so that the resident weights, one sequence's KV cache and the activations fit its
-    fast memory (0 and all of them when they fit or the chip has no capacity tier)."""
-    usable, weights, fixed_act, per_seq, chunk = spatial_memory_nb(arch, chip, cfg[K_DEPLOY:K_FIELDS],
-                                                                   cfg[K_INPUT_LEN], cfg[K_OUTPUT_LEN],
-                                                                   cfg[K_PREFILL_CHUNK])
-    room = usable - fixed_act - per_seq
-    if chip[C_SP_STREAM_BW] <= 0.0 or weights <= 0.0 or room >= weights:
+def stream_fraction_nb(chip, weights):
+    """(share of each chip's weights streamed from the capacity tier, bytes resident) in
+    weight-streaming mode: every weight streams layer by layer and the fast memory holds the
+    KV cache and activations (Cerebras' MemoryX mode); (0, weights) without a capacity tier."""
+    if chip[C_SP_STREAM_BW] <= 0.0 or weights <= 0.0:
         return 0.0, weights
-    resident = max(room, 0.0)
-    return 1.0 - resident / weights, resident
+    return 1.0, 0.0
 
 
 @njit(**JIT)
 def spatial_streaming_evaluate_one_nb(arch, chip, cfg, out, flops, nbytes, count, times, bounds, bound_time):
-    """step.evaluate_one_nb in weight-streaming mode: weights that do not fit each chip's fast memory
-    stream from its capacity tier every pass (one region per chip)."""
+    """step.evaluate_one_nb in weight-streaming mode: every weight streams from the chip's capacity
+    tier each pass (one region per chip); the fast memory holds the KV cache and activations."""
     for j in range(out.shape[0]):
         out[j] = np.nan
     dep = cfg[K_DEPLOY:K_FIELDS]
@@ -324,7 +320,7 @@ def spatial_streaming_evaluate_one_nb(arch, chip, cfg, out, flops, nbytes, count
     inp = cfg[K_INPUT_LEN]
     outp = cfg[K_OUTPUT_LEN]
     usable, weights, fixed_act, per_seq, chunk = spatial_memory_nb(arch, chip, dep, inp, outp, cfg[K_PREFILL_CHUNK])
-    frac, resident = stream_fraction_nb(arch, chip, cfg)
+    frac, resident = stream_fraction_nb(chip, weights)
     free = usable - resident - fixed_act
     max_batch = np.floor(free / per_seq) if free > 0.0 else 0.0
     out[R_MAX_BATCH] = max_batch

@@ -45,7 +45,7 @@ class LayerBudget:
     head_compute_s: float       # embedding + LM head compute, part of compute_s
     head_fabric_s: float        # their fabric traversals, part of fabric_s
     overhead_s: float           # the chip's fixed per-step overhead
-    streaming_fraction: float   # share of the weights streamed from the capacity tier (0: resident)
+    streaming_fraction: float   # share of the weights streamed from the capacity tier (0: resident, 1: streaming mode)
 
     @property
     def pass_s(self) -> float:
@@ -70,14 +70,6 @@ def _scratch():
             np.zeros(L.N_OPS, dtype=np.int64), np.zeros(3), np.zeros(L.N_OPS), np.zeros(L.N_OPS), np.zeros(L.N_OPS))
 
 
-def streaming_fraction(chip: ChipSpec, arch: Architecture, precision: Precision, mapping: Mapping,
-                       workload: Workload) -> float:
-    """Share of each chip's weights that must stream from the capacity tier for the rest, one
-    sequence's KV cache and the activations to fit (0 when they fit or the chip cannot stream)."""
-    cfg = config_row(0, 0, precision, mapping, workload, 1)
-    return float(S.stream_fraction_nb(pack_architecture(arch), pack_chip(chip, precision.compute_dtype), cfg)[0])
-
-
 def decode_budget(chip: ChipSpec, arch: Architecture, precision: Precision, mapping: Mapping, workload: Workload,
                   batch: int = 1, stream: bool = False) -> LayerBudget:
     """The decode step's budget at `batch` sequences, in the layout evaluate() chooses for it."""
@@ -87,7 +79,7 @@ def decode_budget(chip: ChipSpec, arch: Architecture, precision: Precision, mapp
     c = pack_chip(chip, precision.compute_dtype)
     if stream and not chip.spatial.weight_streaming:
         raise InfersimError(f"chip '{chip.id}' has no weight-streaming mode (spatial.weight_streaming is false)")
-    frac = streaming_fraction(chip, arch, precision, mapping, workload) if stream else 0.0
+    frac = 1.0 if stream else 0.0
     flops, nbytes, count, times, bounds, bt, wf, wb, wc = _scratch()
     past = workload.input_len + (workload.output_len - 1) / 2.0
     dep = deployment_row(precision, mapping)
@@ -128,8 +120,9 @@ def budget_table(chip: ChipSpec, b: LayerBudget) -> pd.DataFrame:
 
 def evaluate_streaming(chip: ChipSpec, arch: Architecture, precision: Precision, mapping: Mapping,
                        workload: Workload, batch: int = 0) -> Result:
-    """evaluate() in weight-streaming mode: weights beyond each chip's fast memory stream from its
-    capacity tier ([memory.host]: MemoryX, DDR, LPDDR) every step, one region per chip."""
+    """evaluate() in weight-streaming mode: every weight streams from the chip's capacity tier
+    ([memory.host]: MemoryX, DDR, LPDDR) each step, one region per chip; the fast memory holds the
+    KV cache and activations, so large batches fit on few chips."""
     require_spatial(chip)
     if not chip.spatial.weight_streaming:
         raise InfersimError(f"chip '{chip.id}' has no weight-streaming mode (spatial.weight_streaming is false)")

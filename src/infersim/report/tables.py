@@ -64,6 +64,14 @@ def operator_table_text(df: pd.DataFrame) -> str:
     return render(headers, rows, align="lrrrrrrl")
 
 
+def spatial_budget_text(df: pd.DataFrame) -> str:
+    """model.spatial_budget.budget_table: where a token's time goes on a spatial chip, with the basis."""
+    headers = ["part", "per layer us", "per token us", "share", "basis"]
+    rows = [[r.part, _fmt(r.per_layer_s * 1e6, ".2f"), _fmt(r.per_token_s * 1e6, ".1f"),
+             _fmt(100 * r.share, ".1f") + "%", r.basis] for r in df.itertuples(index=False)]
+    return render(headers, rows, align="lrrrl")
+
+
 PERCENT_WORDS = {"change", "advantage", "prob", "utilisation", "ape"}  # whole words of a column name
 
 
