@@ -14,7 +14,8 @@ REQUIRED_CHIPS = """nvidia-a100-sxm-80gb nvidia-h100-sxm nvidia-h100-pcie nvidia
 nvidia-b200 nvidia-gb200 nvidia-b300 nvidia-gb300 nvidia-l40s nvidia-rtx-pro-6000 nvidia-rtx-4090 nvidia-rubin
 nvidia-rubin-cpx amd-mi300x amd-mi325x amd-mi355x intel-gaudi2 intel-gaudi3 intel-xeon-6980p intel-xeon-6787p
 amd-epyc-9965 aws-graviton4 google-tpu-v5e google-tpu-v5p google-tpu-v6e google-tpu-v7 aws-inferentia2
-aws-trainium1 aws-trainium2 aws-trainium3 groq-lpu-v1 cerebras-wse3 sambanova-sn40l huawei-ascend-910c""".split()
+aws-trainium1 aws-trainium2 aws-trainium3 groq-lpu-v1 cerebras-wse3 sambanova-sn40l huawei-ascend-910c
+dmatrix-corsair nvidia-groq3-lpu huawei-ascend-950pr huawei-ascend-950dt kunlunxin-p800 cambricon-mlu690""".split()
 REQUIRED_MODELS = """llama-2-7b llama-2-13b llama-2-70b llama-3.1-8b llama-3.1-70b llama-3.1-405b mixtral-8x7b
 deepseek-r1 gemma-7b gpt-oss-120b qwen3-235b-a22b gpt-oss-20b qwen3-32b glm-4.7 kimi-k2 minimax-m2
 llama-3.3-70b llama-4-scout llama-4-maverick deepseek-v3.1 qwen3-8b qwen3-30b-a3b mistral-small-24b gemma-3-27b
