@@ -40,11 +40,20 @@ def allreduce(msg, group, bw, lat, eff):
     return min(ring_allreduce(msg, group, bw, lat, eff), tree_allreduce(msg, group, bw, lat, eff))
 
 
-def alltoall(bytes_per_chip, group, bw, lat, eff):
-    if group <= 1 or bytes_per_chip <= 0:
-        return 0.0
-    leaving = bytes_per_chip * (group - 1) / group
-    return (group - 1) * lat + leaving / (bw * eff)
+def exchange_time(up_bytes, out_bytes, up_bw, out_bw, eff, latency):
+    t_up = up_bytes / (up_bw * eff) if up_bytes > 0 else 0.0
+    t_out = out_bytes / (out_bw * eff) if out_bytes > 0 else 0.0
+    return max(t_up, t_out) + latency
+
+
+def torus_hops(group, dims):
+    """Brute force: mean wrap-around distance between chips of a dims-dimensional torus of side
+    group^(1/dims), averaged over all pairs (even sides give side / 4 per dimension)."""
+    if dims <= 0 or group <= 1:
+        return 1.0
+    side = round(group ** (1 / dims))
+    ring = sum(min(i, side - i) for i in range(side)) / side
+    return max(1.0, dims * ring)
 
 
 def p2p(msg, bw, lat, eff):
@@ -125,25 +134,94 @@ def op_costs(a, n_seqs, new, past, decode, wb, kvb, ab, tp, attn_dp=1, ep=1):
     return ops
 
 
-def step_time(a, c, n_seqs, new, past, decode, wb, kvb, ab, tp, pp, ep, attn_dp=1):
-    """(total seconds, {op: (time per instance, bound, count)}) of one micro-batch through all stages."""
+def prob_no_expert_in(n_experts, topk, held):
+    """P(none of k distinct experts drawn from E lands in a given set of `held`): hypergeometric."""
+    p = 1.0
+    for i in range(int(topk)):
+        p *= max(n_experts - held - i, 0.0) / (n_experts - i)
+    return p
+
+
+def exchange_copies(a, tp, attn_dp, ep, domain, low_latency):
+    """(scale-up, scale-out) copies of one token that a dispatch sends (the combine returns as many)."""
+    if attn_dp <= 1 or a[L.A_N_MOE_LAYERS] <= 0:
+        return 0.0, 0.0
+    e, k = a[L.A_N_EXPERTS], a[L.A_TOPK]
+    chips = tp * attn_dp
+    etp = chips / ep
+    in_domain = min(max(domain, 1), chips)
+    share_group, share_near, share_far = tp / chips, max(in_domain - tp, 0) / chips, (chips - in_domain) / chips
+    if low_latency and ep > 1:  # a message per (token, expert shard)
+        return k * etp * share_near, k * etp * share_far
+    ranks_hit = ep * (1 - prob_no_expert_in(e, k, e / ep))
+    up = ranks_hit * etp * (1 - share_group)
+    out = 0.0
+    if share_far > 0:
+        domains = chips / in_domain
+        per_domain = e / ep * max(in_domain / etp, 1.0)
+        out = (domains - 1) * (1 - prob_no_expert_in(e, k, per_domain))
+    return up, out
+
+
+def expert_exchange(a, c, tp, attn_dp, ep, group_tokens, decode, dispatch_bytes, act_bytes):
+    """(seconds, bytes per chip) of one MoE layer's dispatch + combine."""
+    up, out = exchange_copies(a, tp, attn_dp, ep, c[L.C_UP_DOMAIN], decode)
+    if up + out <= 0:
+        return 0.0, 0.0
+    elems = group_tokens / tp * a[L.A_HIDDEN]
+    chips = tp * attn_dp
+    g = min(chips, c[L.C_UP_DOMAIN])
+    dims = c[L.C_UP_TORUS_DIMS]
+    hops = max(1.0, dims * g ** (1 / dims) / 4) if dims > 0 and g > 1 else 1.0
+    up_bw, out_bw, eff = c[L.C_UP_BW] / hops, c[L.C_OUT_BW], c[L.C_EFF_NET]
+    if decode:
+        lat = c[L.C_OUT_LAT_S] if out > 0 else c[L.C_UP_LAT_S]
+    else:
+        lat = 2 * (c[L.C_UP_LAT_S] + (c[L.C_OUT_LAT_S] if out > 0 else 0.0))
+    total = 0.0
+    for b in (dispatch_bytes or act_bytes, act_bytes):
+        t_up = elems * up * b / (up_bw * eff) if up > 0 else 0.0
+        t_out = elems * out * b / (out_bw * eff) if out > 0 else 0.0
+        total += max(t_up, t_out) + lat
+    return total, elems * (up + out) * ((dispatch_bytes or act_bytes) + act_bytes)
+
+
+def compute_time(a, c, n_seqs, new, past, decode, wb, kvb, ab, tp, attn_dp, ep):
     eff_c = c[L.C_EFF_DECODE] if decode else c[L.C_EFF_PREFILL]
     table = {}
     for name, (f, b, cnt) in op_costs(a, n_seqs, new, past, decode, wb, kvb, ab, tp, attn_dp, ep).items():
         t, bound = roofline(f, b, c[L.C_PEAK_FLOPS], c[L.C_MEM_BW], eff_c, c[L.C_EFF_MEM], c[L.C_OVERLAP_LOSS])
         table[name] = (t, bound, cnt)
+    return sum(t * cnt for t, _, cnt in table.values()), table
+
+
+def step_time(a, c, n_seqs, new, past, decode, wb, kvb, ab, tp, pp, ep, attn_dp=1, dispatch_bytes=0.0, tbo=0):
+    """(total seconds, {op: (time per instance, bound, count)}) of one micro-batch through all stages."""
+    compute, table = compute_time(a, c, n_seqs, new, past, decode, wb, kvb, ab, tp, attn_dp, ep)
     n = busiest_group_seqs(n_seqs, attn_dp) * new
     msg = n * a[L.A_HIDDEN] * ab
     net = (c[L.C_UP_DOMAIN], c[L.C_UP_BW], c[L.C_UP_LAT_S], c[L.C_OUT_BW], c[L.C_OUT_LAT_S])
+    moe = a[L.A_N_MOE_LAYERS]
     if tp > 1:
         bw, lat = link(tp, *net)
-        cnt = a[L.A_N_LAYERS] + a[L.A_N_DENSE_LAYERS] + a[L.A_N_MOE_LAYERS]
+        cnt = a[L.A_N_LAYERS] + a[L.A_N_DENSE_LAYERS] + moe
         table["tp_allreduce"] = (allreduce(msg, tp, bw, lat, c[L.C_EFF_NET]), NETWORK, cnt)
-    if attn_dp > 1 and a[L.A_N_MOE_LAYERS] > 0:
-        bw, lat = link(tp * attn_dp, *net)
-        share = n / tp * a[L.A_TOPK] * a[L.A_HIDDEN] * ab
-        table["ep_alltoall"] = (2 * alltoall(share, tp * attn_dp, bw, lat, c[L.C_EFF_NET]), NETWORK,
-                                a[L.A_N_MOE_LAYERS])
+    if attn_dp > 1 and moe > 0:
+        x, _ = expert_exchange(a, c, tp, attn_dp, ep, n, decode, dispatch_bytes, ab)
+        exposed = moe * x
+        if tbo and (n_seqs >= 2 or new >= 2):  # two micro-batches, each exchanging under the other's compute
+            if new >= 2:   # prefill: half of every prompt in each, the second attending to the first
+                first = math.floor(new / 2)
+                halves = [(n_seqs, first, past), (n_seqs, new - first, past + first)]
+            else:
+                halves = [(n_seqs / 2, new, past)] * 2
+            x = [moe * expert_exchange(a, c, tp, attn_dp, ep, busiest_group_seqs(s_, attn_dp) * n_, decode,
+                                       dispatch_bytes, ab)[0] for s_, n_, _ in halves]
+            cs = [compute_time(a, c, s_, n_, p_, decode, wb, kvb, ab, tp, attn_dp, ep)[0] for s_, n_, p_ in halves]
+            both = max(cs[0], x[1]) + max(cs[1], x[0])   # one's exchange under the other's compute
+            if both < compute + exposed:
+                exposed = both - compute
+        table["ep_alltoall"] = (exposed / moe, NETWORK, moe)
     if pp > 1:
         bw, lat = link(tp * attn_dp * pp, *net)
         table["pp_sendrecv"] = (p2p(msg / tp, bw, lat, c[L.C_EFF_NET]), NETWORK, pp - 1)
@@ -165,7 +243,7 @@ def weights_per_chip(a, tp, pp, attn_dp, wb):
     return ((a[L.A_TOTAL_PARAMS] - routed) / tp + routed / (tp * attn_dp)) * wb / pp
 
 
-def evaluate(a, c, tp, pp, ep, batch, inp, outp, wb, kvb, ab, reps, chunk, attn_dp=1):
+def evaluate(a, c, tp, pp, ep, batch, inp, outp, wb, kvb, ab, reps, chunk, attn_dp=1, dispatch_bytes=0.0, tbo=0):
     """dict of results for one configuration, following the model's definitions."""
     usable = c[L.C_MEM_BYTES] * c[L.C_USABLE_FRAC]
     weights = weights_per_chip(a, tp, pp, attn_dp, wb)
@@ -183,10 +261,11 @@ def evaluate(a, c, tp, pp, ep, batch, inp, outp, wb, kvb, ab, reps, chunk, attn_
     if not res["fits"]:
         return res
     # prefill: one prompt per attention group, together
-    t_pf, table_pf = step_time(a, c, attn_dp, inp, 0, False, wb, kvb, ab, tp, pp, ep, attn_dp)
+    t_pf, table_pf = step_time(a, c, attn_dp, inp, 0, False, wb, kvb, ab, tp, pp, ep, attn_dp, dispatch_bytes, tbo)
     hops = table_pf["pp_sendrecv"][0] * table_pf["pp_sendrecv"][2] if pp > 1 else 0.0
     micro = min(b, pp)
-    t_dec, _ = step_time(a, c, b / micro, 1, inp + (outp - 1) / 2, True, wb, kvb, ab, tp, pp, ep, attn_dp)
+    t_dec, _ = step_time(a, c, b / micro, 1, inp + (outp - 1) / 2, True, wb, kvb, ab, tp, pp, ep, attn_dp,
+                         dispatch_bytes, tbo)
     tpot = t_dec + c[L.C_OVERHEAD_S]
     busy = ((t_pf - hops) / pp + c[L.C_PREFILL_OVERHEAD_S]) / attn_dp   # per prompt
     cycle = max(outp - 1, 0) * tpot + b * busy  # decode steps plus the prefills of the batch

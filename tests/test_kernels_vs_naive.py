@@ -39,10 +39,41 @@ def test_collectives_match_naive():
         assert _close(col.ring_allreduce_time_nb(msg, g, bw, lat, eff), naive.ring_allreduce(msg, g, bw, lat, eff))
         assert _close(col.tree_allreduce_time_nb(msg, g, bw, lat, eff), naive.tree_allreduce(msg, g, bw, lat, eff))
         assert _close(col.allreduce_time_nb(msg, g, bw, lat, eff), naive.allreduce(msg, g, bw, lat, eff))
-        assert _close(col.alltoall_time_nb(msg, g, bw, lat, eff), naive.alltoall(msg, g, bw, lat, eff))
+        up, out = 10 ** RNG.uniform(0, 10, 2) * RNG.integers(0, 2, 2)
+        assert _close(col.exchange_time_nb(up, out, bw, bw / 9, eff, lat), naive.exchange_time(up, out, bw, bw / 9, eff, lat))
         assert _close(col.p2p_time_nb(msg, bw, lat, eff), naive.p2p(msg, bw, lat, eff))
         dom = int(RNG.integers(1, 300))
         assert col.link_for_group_nb(g, dom, 1.0, 2.0, 3.0, 4.0) == naive.link(g, dom, 1.0, 2.0, 3.0, 4.0)
+
+
+def test_torus_hops_match_brute_force_on_even_sides():
+    for dims in (1, 2, 3):
+        for side in (2, 4, 6, 8, 16):
+            g = float(side ** dims)
+            assert _close(col.torus_hops_nb(g, float(dims)), naive.torus_hops(g, dims))
+    assert col.torus_hops_nb(64.0, 0.0) == 1.0     # switched fabric: one hop
+
+
+def test_expert_geometry_matches_naive_and_combinatorics(lib):
+    import math
+
+    from infersim.kernels import experts
+
+    for e, k, held in ((256, 8, 32), (256, 8, 2), (128, 4, 16), (8, 2, 4), (256, 8, 256)):
+        exact = math.comb(e - held, k) / math.comb(e, k)   # hypergeometric: none of k in the held set
+        assert _close(experts.none_chosen_nb(float(e), float(k), float(held)), exact)
+    for model in ("deepseek-r1", "gpt-oss-120b", "mixtral-8x7b", "qwen3-235b-a22b"):
+        a = pack_architecture(lib.architecture(model))
+        for _ in range(60):
+            tp = float(RNG.choice([1, 2, 8]))
+            attn_dp = float(RNG.choice([1, 2, 4, 8, 16, 32]))
+            ep = float(RNG.choice([1.0, attn_dp, tp * attn_dp]))
+            domain = float(RNG.choice([1, 8, 72, 9216]))
+            ll = bool(RNG.random() < 0.5)
+            dep = _dep(tp, 1.0, attn_dp, ep, 1.0, 1.0, 2.0)
+            got = experts.exchange_copies_nb(a, dep, domain, ll)
+            want = naive.exchange_copies(a, tp, attn_dp, ep, domain, ll)
+            assert _close(got[0], want[0]) and _close(got[1], want[1])
 
 
 def test_context_sum_matches_brute_force():
@@ -61,9 +92,10 @@ def test_distinct_experts_matches_naive():
         assert _close(ops.distinct_experts_nb(e, k, n), naive.distinct_experts(e, k, n))
 
 
-def _dep(tp, pp, attn_dp, ep, wb, kvb, ab):
+def _dep(tp, pp, attn_dp, ep, wb, kvb, ab, dispatch=0.0, tbo=0.0):
     row = np.zeros(L.D_FIELDS)
     row[[L.D_TP, L.D_PP, L.D_ATTN_DP, L.D_EP, L.D_W_BYTES, L.D_KV_BYTES, L.D_ACT_BYTES]] = tp, pp, attn_dp, ep, wb, kvb, ab
+    row[L.D_DISPATCH_BYTES], row[L.D_TBO] = dispatch, tbo
     return row
 
 
@@ -90,17 +122,22 @@ def test_op_costs_and_step_match_naive(lib, model):
         moe = a[L.A_N_MOE_LAYERS] > 0
         attn_dp = float(RNG.choice([1, 2, 4, 16])) if moe else 1.0
         ep = float(RNG.choice([1.0, tp * attn_dp, attn_dp])) if moe else 1.0
-        dep = _dep(tp, pp, attn_dp, ep, wb, kvb, ab)
+        dispatch, tbo = float(RNG.choice([0.0, 1.03125, 0.5625])), float(RNG.integers(0, 2))
+        dep = _dep(tp, pp, attn_dp, ep, wb, kvb, ab, dispatch, tbo)
+        c = chip.copy()
+        c[L.C_UP_TORUS_DIMS] = RNG.choice([0, 2, 3])
+        c[L.C_UP_DOMAIN] = RNG.choice([8, 72, 256])
         ops.op_costs_nb(a, dep, n_seqs, new, past, decode, flops, nbytes, count)
         twin = naive.op_costs(a, n_seqs, new, past, decode, wb, kvb, ab, tp, attn_dp, ep)
         for i, name in enumerate(L.OP_NAMES):
             if name in twin:
-                f, b, c = twin[name]
-                assert _close(flops[i], f) and _close(nbytes[i], b) and count[i] == c, name
+                f, b, cnt = twin[name]
+                assert _close(flops[i], f) and _close(nbytes[i], b) and count[i] == cnt, name
             else:
                 assert count[i] == 0, name
-        total = step_time_nb(a, chip, dep, n_seqs, new, past, decode, flops, nbytes, count, times, bounds, bt)
-        total2, table = naive.step_time(a, chip, n_seqs, new, past, decode, wb, kvb, ab, tp, pp, ep, attn_dp)
+        total = step_time_nb(a, c, dep, n_seqs, new, past, decode, flops, nbytes, count, times, bounds, bt)
+        total2, table = naive.step_time(a, c, n_seqs, new, past, decode, wb, kvb, ab, tp, pp, ep, attn_dp, dispatch,
+                                        tbo)
         assert _close(total, total2)
         for i, name in enumerate(L.OP_NAMES):
             if name in table:
@@ -128,6 +165,8 @@ def test_evaluate_matches_naive(lib, model):
         moe = arch[L.A_N_MOE_LAYERS] > 0
         row[L.K_ATTN_DP] = RNG.choice([1, 2, 8]) if moe else 1
         row[L.K_EP] = RNG.choice([1, row[L.K_TP] * row[L.K_ATTN_DP]]) if moe else 1
+        row[L.K_DISPATCH_BYTES] = RNG.choice([0.0, 1.03125])
+        row[L.K_TBO] = RNG.integers(0, 2)
         row[L.K_BATCH] = RNG.choice([0, 1, 7, 64, 300])
         row[L.K_INPUT_LEN] = RNG.integers(1, 8000)
         row[L.K_OUTPUT_LEN] = RNG.integers(1, 2000)
@@ -145,7 +184,8 @@ def test_evaluate_matches_naive(lib, model):
         c = chips[int(row[L.K_CHIP])]
         twin = naive.evaluate(arch, c, row[L.K_TP], row[L.K_PP], row[L.K_EP], row[L.K_BATCH], row[L.K_INPUT_LEN],
                               row[L.K_OUTPUT_LEN], row[L.K_W_BYTES], row[L.K_KV_BYTES], row[L.K_ACT_BYTES],
-                              row[L.K_REPLICAS], row[L.K_PREFILL_CHUNK], row[L.K_ATTN_DP])
+                              row[L.K_REPLICAS], row[L.K_PREFILL_CHUNK], row[L.K_ATTN_DP], row[L.K_DISPATCH_BYTES],
+                              row[L.K_TBO])
         assert r[L.R_MAX_BATCH] == twin["max_batch"]
         assert (r[L.R_FITS] == 1.0) == twin["fits"]
         if twin["fits"]:

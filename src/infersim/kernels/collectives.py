@@ -37,15 +37,6 @@ def allreduce_time_nb(msg_bytes, group, bw_bytes_per_s, latency_s, eff):
 
 
 @njit(**JIT)
-def alltoall_time_nb(bytes_per_chip, group, bw_bytes_per_s, latency_s, eff):
-    """All-to-all where each chip holds bytes_per_chip and keeps 1/g of it: (g-1) latencies."""
-    if group <= 1 or bytes_per_chip <= 0.0:
-        return 0.0
-    g = float(group)
-    return (g - 1.0) * latency_s + (g - 1.0) / g * bytes_per_chip / (bw_bytes_per_s * eff)
-
-
-@njit(**JIT)
 def p2p_time_nb(msg_bytes, bw_bytes_per_s, latency_s, eff):
     """One point-to-point transfer (pipeline stage to stage)."""
     if msg_bytes <= 0.0:
@@ -60,3 +51,24 @@ def link_for_group_nb(group, domain, up_bw, up_lat, out_bw, out_lat):
     if group <= domain:
         return up_bw, up_lat
     return out_bw, out_lat
+
+
+@njit(**JIT)
+def torus_hops_nb(group, dims):
+    """Mean hops between two chips of `group` chips on a torus of `dims` dimensions (side g^(1/dims),
+    mean ring distance side / 4 per dimension); 1 on a switched or fully connected fabric (dims 0)."""
+    if dims <= 0.0 or group <= 1.0:
+        return 1.0
+    side = group ** (1.0 / dims)
+    return max(1.0, dims * side / 4.0)
+
+
+@njit(**JIT)
+def exchange_time_nb(up_bytes, out_bytes, up_bw, out_bw, eff, latency_s):
+    """An expert dispatch or combine in which each chip sends `up_bytes` over the scale-up fabric and
+    `out_bytes` over its NIC at once (both links driven together, so the slower sets the time), plus
+    the latency of its messages' path."""
+    t = up_bytes / (up_bw * eff) if up_bytes > 0.0 else 0.0
+    if out_bytes > 0.0:
+        t = max(t, out_bytes / (out_bw * eff))
+    return t + latency_s

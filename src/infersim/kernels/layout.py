@@ -56,7 +56,8 @@ C_SP_HOP_S = 20             # seconds for an activation to cross one PE-to-PE ho
 C_SP_LINK_BW = 21           # bytes/s of one PE-to-PE link, per direction
 C_SP_MAX_GROUPS = 22        # most layer regions one chip may be split into (pipelined inside the chip)
 C_SP_STREAM_BW = 23         # bytes/s of the capacity tier weights can stream from (MemoryX, DDR, LPDDR); 0: none
-C_FIELDS = 24
+C_UP_TORUS_DIMS = 24        # dimensions of a torus scale-up fabric (0: switched or fully connected)
+C_FIELDS = 25
 
 # ---- deployment row: how one replica is split over its chips and run ------------------------
 # A replica has D_TP x D_ATTN_DP x D_PP chips. Attention, dense layers, shared experts, the router,
@@ -70,7 +71,10 @@ D_EP = 3                    # expert parallelism over the D_TP x D_ATTN_DP chips
 D_W_BYTES = 4               # bytes per weight element
 D_KV_BYTES = 5              # bytes per KV-cache element
 D_ACT_BYTES = 6             # bytes per activation element
-D_FIELDS = 7
+D_DISPATCH_BYTES = 7        # bytes per element of a token's hidden state sent to its experts (0: D_ACT_BYTES)
+D_TBO = 8                   # 1: the engine splits a batch in two micro-batches so one's expert exchange
+                            # runs under the other's compute (two-batch overlap) when that is faster
+D_FIELDS = 9
 
 # ---- one configuration to evaluate --------------------------------------------------------
 K_CHIP = 0                  # row in the chip matrix
@@ -88,6 +92,8 @@ K_EP = K_DEPLOY + D_EP
 K_W_BYTES = K_DEPLOY + D_W_BYTES
 K_KV_BYTES = K_DEPLOY + D_KV_BYTES
 K_ACT_BYTES = K_DEPLOY + D_ACT_BYTES
+K_DISPATCH_BYTES = K_DEPLOY + D_DISPATCH_BYTES
+K_TBO = K_DEPLOY + D_TBO
 K_FIELDS = K_DEPLOY + D_FIELDS
 
 # ---- results of one configuration --------------------------------------------------------

@@ -24,7 +24,8 @@ chip, and the fast memory holds the KV cache and activations.
 import numpy as np
 from numba import njit
 
-from .collectives import allreduce_time_nb, alltoall_time_nb, link_for_group_nb, p2p_time_nb
+from .collectives import allreduce_time_nb, link_for_group_nb, p2p_time_nb
+from .experts import expert_exchange_nb
 from .config import JIT, JIT_LEAF
 from .layout import (
     A_DENSE_FFN, A_EXPERT_FFN, A_HIDDEN, A_KV_SHARD_MAX, A_N_DENSE_LAYERS, A_N_LAYERS, A_N_MOE_LAYERS, A_TOPK,
@@ -137,12 +138,10 @@ def spatial_pass_nb(arch, chip, dep, n_seqs, new_tokens, past_tokens, is_decode,
         times[OP_TP_ALLREDUCE] = allreduce_time_nb(msg, tp, lbw, lat, eff_n)
         layer_c2c += count[OP_TP_ALLREDUCE] * times[OP_TP_ALLREDUCE]
     if attn_dp > 1 and arch[A_N_MOE_LAYERS] > 0.0:
-        lbw, lat = link_for_group_nb(moe_chips, domain, chip[C_UP_BW], chip[C_UP_LAT_S], chip[C_OUT_BW],
-                                     chip[C_OUT_LAT_S])
-        per_chip = n / tp * arch[A_TOPK] * d * act_bytes
+        x, x_bytes = expert_exchange_nb(arch, chip, dep, n, is_decode)   # no two-batch overlap here
         count[OP_EP_ALLTOALL] = arch[A_N_MOE_LAYERS]
-        nbytes[OP_EP_ALLTOALL] = 2.0 * per_chip
-        times[OP_EP_ALLTOALL] = 2.0 * alltoall_time_nb(per_chip, moe_chips, lbw, lat, eff_n)
+        nbytes[OP_EP_ALLTOALL] = x_bytes
+        times[OP_EP_ALLTOALL] = x
         layer_c2c += count[OP_EP_ALLTOALL] * times[OP_EP_ALLTOALL]
     stage_c2c = 0.0
     if pp > 1:

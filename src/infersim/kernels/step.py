@@ -9,17 +9,18 @@ check, TTFT, TPOT and throughput, built from capacity_nb, prefill_phase_nb and d
 import numpy as np
 from numba import njit, prange
 
-from .collectives import allreduce_time_nb, alltoall_time_nb, link_for_group_nb, p2p_time_nb
+from .collectives import allreduce_time_nb, link_for_group_nb, p2p_time_nb
 from .config import JIT, JIT_LEAF, JIT_PARALLEL
 from .layout import (
     A_DENSE_FFN, A_EXPERT_FFN, A_HIDDEN, A_KV_SHARD_MAX, A_N_DENSE_LAYERS, A_N_LAYERS, A_N_MOE_LAYERS, A_TOPK, A_VOCAB,
     BOUND_NETWORK, C_EFF_DECODE, C_EFF_MEM, C_EFF_NET, C_EFF_PREFILL, C_MEM_BW, C_MEM_BYTES, C_OUT_BW, C_OUT_LAT_S,
-    C_OVERHEAD_S, C_OVERLAP_LOSS, C_PEAK_FLOPS, C_PREFILL_OVERHEAD_S, C_SPATIAL, C_UP_BW, C_UP_DOMAIN, C_UP_LAT_S, C_USABLE_FRAC,
-    D_ACT_BYTES, D_KV_BYTES, D_PP, K_BATCH, K_CHIP, K_DEPLOY, K_FIELDS, K_INPUT_LEN, K_MODEL, K_OUTPUT_LEN,
+    C_OVERHEAD_S, C_OVERLAP_LOSS, C_PEAK_FLOPS, C_PREFILL_OVERHEAD_S, C_SPATIAL, C_UP_BW, C_UP_DOMAIN, C_UP_LAT_S,
+    C_USABLE_FRAC, D_ACT_BYTES, D_KV_BYTES, D_PP, D_TBO, K_BATCH, K_CHIP, K_DEPLOY, K_FIELDS, K_INPUT_LEN, K_MODEL, K_OUTPUT_LEN,
     K_PREFILL_CHUNK, K_REPLICAS, N_OPS, OP_EP_ALLTOALL, OP_PP_SENDRECV, OP_TP_ALLREDUCE, R_BATCH, R_CHIPS,
     R_DECODE_BOUND, R_FIELDS, R_FITS, R_KV_BYTES_CHIP, R_MAX_BATCH, R_MEM_USED_FRAC, R_PREFILL_BOUND, R_PREFILL_SHARE,
     R_REPLICA_TOK_S, R_SYSTEM_TOK_S, R_TPOT_S, R_TTFT_S, R_USER_TOK_S, R_WEIGHT_BYTES_CHIP,
 )
+from .experts import expert_exchange_nb
 from .operators import group_seqs_nb, kv_bytes_per_seq_nb, op_costs_nb, split_nb, weight_bytes_per_chip_nb
 from .roofline import roofline_time_nb
 from .spatial_step import spatial_decode_phase_nb, spatial_prefill_phase_nb, spatial_step_time_nb
@@ -32,18 +33,10 @@ ACT_MEMORY_SHARE_MAX = 0.10
 
 
 @njit(**JIT_LEAF)
-def step_time_nb(arch, chip, dep, n_seqs, new_tokens, past_tokens, is_decode, flops, nbytes, count, times, bounds,
-                 bound_time):
-    """Seconds for one micro-batch of `n_seqs` sequences of a replica split as `dep` (D_* fields) to
-    pass through all its pipeline stages.
-
-    Fills per-op flops/bytes (per chip, one instance), count (instances in the whole model),
-    times (seconds per instance) and bounds; bound_time[b] sums count*time per bound class.
-    Excludes the fixed per-step overhead (added by the caller). A spatial chip (C_SPATIAL) is
-    timed by kernels/spatial_step.py instead."""
-    if chip[C_SPATIAL] > 0.0:
-        return spatial_step_time_nb(arch, chip, dep, n_seqs, new_tokens, past_tokens, is_decode, flops, nbytes, count,
-                                    times, bounds, bound_time)
+def compute_ops_nb(arch, chip, dep, n_seqs, new_tokens, past_tokens, is_decode, flops, nbytes, count, times, bounds,
+                   bound_time):
+    """Seconds of the compute operators of one micro-batch (roofline per op, count x time summed);
+    fills the per-op arrays and sets bound_time to the sums per bound class."""
     op_costs_nb(arch, dep, n_seqs, new_tokens, past_tokens, is_decode, flops, nbytes, count)
     eff_c = chip[C_EFF_DECODE] if is_decode else chip[C_EFF_PREFILL]
     for b in range(3):
@@ -59,31 +52,74 @@ def step_time_nb(arch, chip, dep, n_seqs, new_tokens, past_tokens, is_decode, fl
             bounds[op] = b
             total += count[op] * t
             bound_time[b] += count[op] * t
+    return total
+
+
+@njit(**JIT_LEAF)
+def step_time_nb(arch, chip, dep, n_seqs, new_tokens, past_tokens, is_decode, flops, nbytes, count, times, bounds,
+                 bound_time):
+    """Seconds for one micro-batch of `n_seqs` sequences of a replica split as `dep` (D_* fields) to
+    pass through all its pipeline stages.
+
+    Fills per-op flops/bytes (per chip, one instance), count (instances in the whole model),
+    times (seconds per instance) and bounds; bound_time[b] sums count*time per bound class.
+    With two-batch overlap allowed (D_TBO) and an expert exchange, the engine's choice: the plain
+    step, or two micro-batches (half the sequences each; in prefill half of every prompt each, as
+    DeepSeek balances them), each exchanging under the other's compute, max(compute(1),
+    exchange(2)) + max(compute(2), exchange(1)), whichever is faster; the exchange then shows
+    only the time it adds over the full micro-batch's compute. Excludes the fixed per-step overhead.
+    A spatial chip (C_SPATIAL) is timed by kernels/spatial_step.py instead."""
+    if chip[C_SPATIAL] > 0.0:
+        return spatial_step_time_nb(arch, chip, dep, n_seqs, new_tokens, past_tokens, is_decode, flops, nbytes, count,
+                                    times, bounds, bound_time)
+    tp, attn_dp, ep, moe_chips, expert_tp = split_nb(dep)
+    moe = arch[A_N_MOE_LAYERS]
+    exchange = attn_dp > 1.0 and moe > 0.0
+    overlapped = -1.0
+    if exchange and dep[D_TBO] > 0.0 and (n_seqs >= 2.0 or new_tokens >= 2.0):
+        # two micro-batches: half the sequences each, or (prefill) half of every prompt each, the
+        # second half attending to the first; one's exchange runs under the other's compute
+        if new_tokens >= 2.0:
+            seqs1 = seqs2 = n_seqs
+            new1 = np.floor(0.5 * new_tokens)
+            new2 = new_tokens - new1
+            past2 = past_tokens + new1
+        else:
+            seqs1 = seqs2 = 0.5 * n_seqs
+            new1 = new2 = new_tokens
+            past2 = past_tokens
+        c1 = compute_ops_nb(arch, chip, dep, seqs1, new1, past_tokens, is_decode, flops, nbytes, count, times, bounds,
+                            bound_time)
+        c2 = compute_ops_nb(arch, chip, dep, seqs2, new2, past2, is_decode, flops, nbytes, count, times, bounds,
+                            bound_time)
+        x1, _ = expert_exchange_nb(arch, chip, dep, group_seqs_nb(seqs1, attn_dp) * new1, is_decode)
+        x2, _ = expert_exchange_nb(arch, chip, dep, group_seqs_nb(seqs2, attn_dp) * new2, is_decode)
+        overlapped = max(c1, moe * x2) + max(c2, moe * x1)
+    compute = compute_ops_nb(arch, chip, dep, n_seqs, new_tokens, past_tokens, is_decode, flops, nbytes, count, times,
+                             bounds, bound_time)
+    total = compute
 
     # collectives: tensor-parallel all-reduce inside an attention group, expert dispatch and combine
     # between attention groups, pipeline send/recv
-    tp, attn_dp, ep, moe_chips, expert_tp = split_nb(dep)
     pp = max(dep[D_PP], 1.0)
-    act_bytes = dep[D_ACT_BYTES]
     n = group_seqs_nb(n_seqs, attn_dp) * new_tokens          # tokens of the busiest attention group
-    d = arch[A_HIDDEN]
-    msg = n * d * act_bytes
+    msg = n * arch[A_HIDDEN] * dep[D_ACT_BYTES]
     eff_n = chip[C_EFF_NET]
     domain = chip[C_UP_DOMAIN]
     if tp > 1:
         # attention, dense MLPs and MoE layers each end in a sum over the group's tp chips
         bw, lat = link_for_group_nb(tp, domain, chip[C_UP_BW], chip[C_UP_LAT_S], chip[C_OUT_BW], chip[C_OUT_LAT_S])
-        count[OP_TP_ALLREDUCE] = arch[A_N_LAYERS] + arch[A_N_DENSE_LAYERS] + arch[A_N_MOE_LAYERS]
+        count[OP_TP_ALLREDUCE] = arch[A_N_LAYERS] + arch[A_N_DENSE_LAYERS] + moe
         nbytes[OP_TP_ALLREDUCE] = msg
         times[OP_TP_ALLREDUCE] = allreduce_time_nb(msg, tp, bw, lat, eff_n)
-    if attn_dp > 1 and arch[A_N_MOE_LAYERS] > 0.0:
-        # tokens leave their attention group for the experts' chips and come back
-        bw, lat = link_for_group_nb(moe_chips, domain, chip[C_UP_BW], chip[C_UP_LAT_S], chip[C_OUT_BW],
-                                    chip[C_OUT_LAT_S])
-        per_chip = n / tp * arch[A_TOPK] * d * act_bytes     # this chip's share of its group's tokens, k copies
-        count[OP_EP_ALLTOALL] = arch[A_N_MOE_LAYERS]
-        nbytes[OP_EP_ALLTOALL] = 2.0 * per_chip
-        times[OP_EP_ALLTOALL] = 2.0 * alltoall_time_nb(per_chip, moe_chips, bw, lat, eff_n)  # dispatch + combine
+    if exchange:
+        x, x_bytes = expert_exchange_nb(arch, chip, dep, n, is_decode)
+        exposed = moe * x
+        if 0.0 <= overlapped < compute + exposed:
+            exposed = overlapped - compute                     # >= 0: two halves read the weights twice
+        count[OP_EP_ALLTOALL] = moe
+        nbytes[OP_EP_ALLTOALL] = x_bytes
+        times[OP_EP_ALLTOALL] = exposed / moe
     if pp > 1:
         bw, lat = link_for_group_nb(moe_chips * pp, domain, chip[C_UP_BW], chip[C_UP_LAT_S], chip[C_OUT_BW],
                                     chip[C_OUT_LAT_S])

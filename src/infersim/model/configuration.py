@@ -140,8 +140,29 @@ def check_mapping(chip: ChipSpec, arch: Architecture, m: Mapping) -> None:
                             f"most the {arch.n_experts} experts of {arch.id}")
 
 
-def deployment_row(precision: Precision, mapping: Mapping) -> np.ndarray:
-    """The D_* row the kernels read: how one replica is split, and its data sizes."""
+# A token's hidden state goes to its experts in the experts' input dtype with its block scales. fp8:
+# one fp32 scale per 128 elements (DeepSeek-V3 report: 1x128 tile-wise activation quantisation; DeepEP's
+# fp8 dispatch carries these scales), 1 + 4/128 B per element; fp4: NVFP4's 4.5 bits (dtypes). The
+# combine returns bf16 activations (DeepSeek-V3/R1 inference system overview: "matrix multiplications
+# and dispatch transmissions adopt the FP8 format ... combine transmissions use the BF16 format").
+FP8_DISPATCH_BYTES = 1.0 + 4.0 / 128.0
+
+
+def dispatch_bytes(precision: Precision) -> float:
+    """Bytes per element of a token's hidden state sent to its experts: 8- or 4-bit when the experts
+    compute in that width (activations are quantised before the exchange), else the activations."""
+    width = dtypes.BYTES_PER_ELEMENT[precision.compute_dtype]
+    if width <= 0.5625:
+        return dtypes.BYTES_PER_ELEMENT["fp4"]
+    if width <= 1.0:
+        return FP8_DISPATCH_BYTES
+    return dtypes.ACTIVATION_BYTES
+
+
+def deployment_row(precision: Precision, mapping: Mapping, two_batch_overlap: bool = True) -> np.ndarray:
+    """The D_* row the kernels read: how one replica is split, its data sizes, and whether the engine
+    may overlap the expert exchange of one half-batch with the other's compute (DeepSeek's and
+    SGLang's attention-DP deployments do)."""
     row = np.zeros(L.D_FIELDS)
     row[L.D_TP] = mapping.tp
     row[L.D_PP] = mapping.pp
@@ -150,6 +171,8 @@ def deployment_row(precision: Precision, mapping: Mapping) -> np.ndarray:
     row[L.D_W_BYTES] = precision.weight_bytes
     row[L.D_KV_BYTES] = precision.kv_bytes
     row[L.D_ACT_BYTES] = dtypes.ACTIVATION_BYTES
+    row[L.D_DISPATCH_BYTES] = dispatch_bytes(precision)
+    row[L.D_TBO] = 1.0 if two_batch_overlap else 0.0
     return row
 
 

@@ -89,6 +89,7 @@ def pack_chip(chip: ChipSpec, compute_dtype: str) -> np.ndarray:
         row[L.C_SP_LINK_BW] = sp.fabric_link_bw_bytes_per_s
         row[L.C_SP_MAX_GROUPS] = sp.max_regions_per_chip
         row[L.C_SP_STREAM_BW] = chip.memory.host.bandwidth_bytes_per_s if sp.weight_streaming else 0.0
+    row[L.C_UP_TORUS_DIMS] = net.scaleup_torus_dimensions
     return row
 
 

@@ -89,6 +89,9 @@ class Interconnect(Strict):
     scaleup_latency_s: Seconds
     scaleout_bw_bytes_per_s_per_direction: Annotated[float, Field(gt=0, le=1e16)]
     scaleout_latency_s: Seconds
+    # a torus scale-up fabric (TPU ICI, NeuronLink): its dimensions, 0 for a switched or fully connected
+    # one. An all-to-all over a torus crosses several links per message, which divides its bandwidth.
+    scaleup_torus_dimensions: int = Field(0, ge=0, le=3)
 
     @model_validator(mode="after")
     def _fabric_for_the_domain(self) -> "Interconnect":
