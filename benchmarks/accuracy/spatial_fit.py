@@ -27,7 +27,8 @@ from infersim.specs.library import Library
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "spatial_speeds.csv"
-FIELD_LINE = {"fabric_hop_s": "fabric_hop_s", "interconnect.scaleup_latency_s": "scaleup_latency_s"}
+FIELD_LINE = {"fabric_hop_s": "fabric_hop_s", "interconnect.scaleup_latency_s": "scaleup_latency_s",
+              "efficiency.step_overhead_s": "step_overhead_s"}
 
 
 def write_value(path: Path, field: str, value: float, rows: list[str], date: str) -> None:

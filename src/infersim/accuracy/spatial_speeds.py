@@ -4,8 +4,8 @@ publish, predicted from the spec files; and the one fitted parameter of each spa
 Rows: benchmarks/accuracy/spatial_speeds.csv, the validation schema (accuracy.rows.REQUIRED)
 plus `speculative_decoding` (yes / no / unknown). A row is one user's stream on the vendor's
 service: its chip count, or when the source gives none the smallest deployment that holds the
-model; the mapping with the lowest TPOT on that count at batch 1; and the vendor's speculative
-decoding ([spatial.speculative]) unless the row says `no`.
+model; the mapping with the lowest TPOT on that count at the row's batch (1 when empty); and the
+vendor's speculative decoding ([spatial.speculative]) unless the row says `no`.
 
 The fit: each spatial chip names one field (`spatial.fitted`) and the rows it is fitted on
 (`spatial.fitted_on`). The value that makes the median log error of those rows zero is found by
@@ -77,15 +77,17 @@ def predict_speed(lib: Library, row: dict, chip: ChipSpec | None = None) -> Spee
     arch = lib.architecture(row["model"])
     precision = resolve_precision(chip, row["weight_dtype"], _num(row["kv_dtype"]) or "bf16")
     workload = Workload(int(row["input_len"]), int(row["output_len"]))
+    batch = int(_num(row["batch"]) or 1)
     n = _num(row["num_chips"])
     if n is None:
-        n, _ = min_chips_to_fit(chip, arch, precision, workload)
+        n, _ = min_chips_to_fit(chip, arch, precision, workload, batch)
         src = "smallest deployment"
     else:
         n, src = int(n), "row"
-    mapping = search(chip, arch, precision, workload, num_chips=n, batch=1, objective="latency").best.mapping
-    plain = evaluate(chip, arch, precision, mapping, workload, batch=1)
-    spec = None if row["speculative_decoding"] == "no" else vendor_speculation(chip, arch, precision, mapping, workload)
+    mapping = search(chip, arch, precision, workload, num_chips=n, batch=batch, objective="latency").best.mapping
+    plain = evaluate(chip, arch, precision, mapping, workload, batch=batch)
+    spec = None if row["speculative_decoding"] == "no" else \
+        vendor_speculation(chip, arch, precision, mapping, workload, batch)
     tok_s = 1.0 / spec.tpot_s if spec is not None else plain.user_tokens_per_s
     return SpeedPrediction(row["id"], chip.id, arch.id, mapping, src, spec is not None, tok_s, plain.user_tokens_per_s)
 
@@ -114,11 +116,15 @@ def with_spatial_value(chip: ChipSpec, field: str, value: float) -> ChipSpec:
     if field == "interconnect.scaleup_latency_s":
         net = chip.interconnect.model_copy(update={"scaleup_latency_s": value})
         return chip.model_copy(update={"interconnect": net})
+    if field == "efficiency.step_overhead_s":
+        return chip.model_copy(update={"efficiency": chip.efficiency.model_copy(update={"step_overhead_s": value})})
     raise InfersimError(f"chip '{chip.id}': cannot fit spatial field '{field}'")
 
 
 def current_value(chip: ChipSpec, field: str) -> float:
-    return chip.spatial.fabric_hop_s if field == "fabric_hop_s" else chip.interconnect.scaleup_latency_s
+    return {"fabric_hop_s": lambda: chip.spatial.fabric_hop_s,
+            "interconnect.scaleup_latency_s": lambda: chip.interconnect.scaleup_latency_s,
+            "efficiency.step_overhead_s": lambda: chip.efficiency.step_overhead_s}[field]()
 
 
 def fit_chip(lib: Library, df: pd.DataFrame, chip_id: str, lo: float = 1e-12, hi: float = 1e-3,

@@ -12,6 +12,7 @@ from ..errors import InfersimError
 from ..model.configuration import Mapping, Workload, resolve_precision
 from ..model.evaluate import evaluate
 from ..model.mapping_search import min_chips_to_fit, search, tp_candidates
+from ..model.spatial_budget import vendor_speculation
 from ..specs.budget import BudgetSpec
 from ..specs.chip import ChipSpec
 from ..specs.library import Library
@@ -35,7 +36,9 @@ def mappings_for_frontier(chip: ChipSpec, arch: Architecture, precision, workloa
 def frontier_points(lib: Library, model: str | Architecture, chips: list[str | ChipSpec], workload: Workload,
                     weight_dtype: str, kv_dtype: str, budget: BudgetSpec | None, price_basis: PriceBasis = "owner",
                     batches=BATCHES, progress=None) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
-    """One row per (chip, mapping, batch) that fits; `model` and `chips` are ids or specs."""
+    """One row per (chip, mapping, batch) that fits; `model` and `chips` are ids or specs. Where the
+    chip's vendor runs speculative decoding ([spatial.speculative]), the per-user speed with it is
+    given beside the plain one (vendor_speculation_user_tokens_per_s; NaN elsewhere)."""
     arch = model if isinstance(model, Architecture) else lib.architecture(model)
     rows, skipped = [], []
     for i, chip_or_id in enumerate(chips):
@@ -56,10 +59,12 @@ def frontier_points(lib: Library, model: str | Architecture, chips: list[str | C
                 r = evaluate(chip, arch, p, m, workload, batch=b)
                 if not r.fits:
                     continue
+                spec = vendor_speculation(chip, arch, p, m, workload, b)
                 rows.append({"chip": cid, "chip_kind": chip.kind, "mapping": m.label, "num_chips": m.chips,
                              "batch": b, "user_tokens_per_s": r.user_tokens_per_s, "tpot_s": r.tpot_s,
                              "ttft_s": r.ttft_s, "tokens_per_s_per_chip": r.tokens_per_s_per_chip,
-                             "usd_per_mtok": token_cost(r, cost, workload).usd_per_mtok if cost else np.nan})
+                             "usd_per_mtok": token_cost(r, cost, workload).usd_per_mtok if cost else np.nan,
+                             "vendor_speculation_user_tokens_per_s": 1.0 / spec.tpot_s if spec else np.nan})
     return pd.DataFrame(rows), skipped
 
 

@@ -193,7 +193,7 @@ class SpeculativeUse(Strict):
     basis: str                                # source of `used`; what is assumed about the rest
 
 
-SPATIAL_FITTABLE = ("fabric_hop_s", "interconnect.scaleup_latency_s")
+SPATIAL_FITTABLE = ("fabric_hop_s", "interconnect.scaleup_latency_s", "efficiency.step_overhead_s")
 
 
 class Spatial(Strict):

@@ -24,12 +24,18 @@ def run_latency_vs_cost(lib: Library, spec: ScenarioSpec, progress=None) -> Scen
                           "fastest_user_tokens_per_s": fastest["user_tokens_per_s"],
                           "fastest_num_chips": fastest["num_chips"], "usd_per_mtok_at_fastest": fastest["usd_per_mtok"],
                           "cheapest_usd_per_mtok": cheapest["usd_per_mtok"],
-                          "user_tokens_per_s_at_cheapest": cheapest["user_tokens_per_s"]})
+                          "user_tokens_per_s_at_cheapest": cheapest["user_tokens_per_s"],
+                          # the fastest point with the speculative decoding its vendor runs (NaN: none)
+                          "fastest_with_vendor_speculation": fastest["vendor_speculation_user_tokens_per_s"]})
     head = pd.DataFrame(head_rows).sort_values("fastest_user_tokens_per_s", ascending=False).reset_index(drop=True)
     f, c = head.iloc[0], head.sort_values("cheapest_usd_per_mtok").iloc[0]
     summary = (f"fastest per user: {f['chip']} at {f['fastest_user_tokens_per_s']:.0f} tok/s on {f['fastest_num_chips']:.0f} "
                f"chips (${f['usd_per_mtok_at_fastest']:.2f}/M); cheapest: {c['chip']} at ${c['cheapest_usd_per_mtok']:.3f}/M "
                f"({c['user_tokens_per_s_at_cheapest']:.0f} tok/s per user).")
+    spec = head[head["fastest_with_vendor_speculation"].notna()]
+    if len(spec):
+        summary += " With the speculative decoding their vendors run: " + ", ".join(
+            f"{r.chip} {r.fastest_with_vendor_speculation:.0f} tok/s per user" for r in spec.itertuples()) + "."
     return ScenarioResult(spec, head, summary, {"points": pts, "frontier": frontier}, skipped)
 
 
