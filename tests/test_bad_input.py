@@ -254,6 +254,8 @@ CASES = [
     ("speculate-objective", SPEC + ["--objective", "throughput"], ["--objective"]),
     ("sweep-scheduler-without-dask", ["sweep", "hbm-bandwidth-what-if", "--scheduler", "tcp://x:8786"],
      ["--scheduler", "--backend dask"]),
+    ("sweep-scheduler-malformed", ["sweep", "hbm-bandwidth-what-if", "--backend", "dask", "--scheduler", "foo"],
+     ["dask scheduler foo", "--scheduler"]),
     ("disagg-without-targets", ["disagg", *LLAMA8B, "--prefill-chips", H, "--decode-chips", H],
      ["--max-ttft-ms", "--max-tpot-ms"]),
     # ---- messages that name the right cause ----

@@ -140,3 +140,28 @@ def test_ctrl_c_during_compare_exits_130_with_one_line_and_keeps_the_old_csv(tmp
     err = capsys.readouterr().err
     assert code == 130 and err.strip().splitlines() == [err.strip()] and "interrupted" in err
     assert "Traceback" not in err and csv.read_text() == "old\n" and _no_temporaries(tmp_path) == []
+
+
+def test_ctrl_c_in_a_real_sweep_exits_130_with_one_line_and_leaves_the_old_file(tmp_path):
+    """SIGINT to the command's process group, as a terminal's Ctrl-C, once the sweep is under way (its first
+    progress line): exit 130, 'interrupted' as the last line, no traceback, the old output intact, nothing else."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "b.csv"
+    out.write_text("old results\n")
+    err_path = tmp_path / "stderr"
+    with open(err_path, "w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "infersim", "sweep", "billion-points", "-o", str(out)],
+                                stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+        deadline = time.monotonic() + 240
+        while "% of" not in err_path.read_text() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        os.killpg(os.getpgid(proc.pid), signal.SIGINT)
+        code = proc.wait(timeout=120)
+    lines = [line for line in err_path.read_text().splitlines() if line.strip()]
+    assert code == 130 and lines[-1].startswith("infersim: interrupted"), lines
+    assert all("% of" in line for line in lines[:-1]), lines  # progress lines, then the one line
+    assert out.read_text() == "old results\n" and sorted(p.name for p in tmp_path.iterdir()) == ["b.csv", "stderr"]
