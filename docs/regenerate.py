@@ -42,7 +42,8 @@ SRC = REPO / "docs" / "src"
 ENV = {**os.environ, "COLUMNS": "100", "MPLBACKEND": "Agg", "PYTHONHASHSEED": "0"}
 VARYING = [(re.compile(r", [\d.]+ s \([\d.]+ M points/s\), peak memory \d+ MB"), ", [time and memory vary]")]
 SCENARIO_IDS = ("asic-tco-advantage", "asic-tco-advantage-same-efficiency", "cpu-only", "decode-bandwidth-bottleneck",
-                "hbm-price-shock", "lpu-latency-vs-cost", "power-limited-site", "tiered-serving")
+                "hbm-price-shock", "lpu-latency-vs-cost", "power-limited-site", "tiered-serving", "migration-cases",
+                "optics-per-accelerator", "time-to-power")
 ARTIFACTS = [
     *(f"infersim scenario run {s} -o docs/scenarios/{s} -q" for s in SCENARIO_IDS),
     "infersim sweep hbm-bandwidth-what-if -o docs/sweeps/hbm-bandwidth-what-if.csv "

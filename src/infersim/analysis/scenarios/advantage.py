@@ -44,9 +44,17 @@ def on_demand_price(chip, basis: Basis) -> float | None:
     return rental_range(chip, od).central
 
 
+def per_chip_hour_draws(lib: Library, spec: ScenarioSpec, deps: list[Deployment], seed: int) -> dict[str, np.ndarray]:
+    """$/M tokens per $ of chip-hour of each deployment, one value per Monte Carlo sample, drawn once per
+    efficiency assumption and shared by every view and load profile (so they differ only in prices).
+    This is where the efficiency priors enter: without them, each deployment's own value in every sample."""
+    return {d.chip_id: np.full(spec.samples, d.per_chip_hour) for d in deps}
+
+
 def view_draws(lib: Library, spec: ScenarioSpec, deps: list[Deployment], basis: Basis, profile: Profile,
-               rng_seed: int) -> tuple[ViewDraws, list[tuple[str, str]]]:
-    """Monte Carlo of $/M tokens for every deployed chip that has a price in this view."""
+               rng_seed: int, throughput: dict[str, np.ndarray]) -> tuple[ViewDraws, list[tuple[str, str]]]:
+    """Monte Carlo of $/M tokens for every deployed chip that has a price in this view; `throughput`:
+    per_chip_hour_draws."""
     budget = lib.budget(spec.budget)
     rows, kept, missing = [], [], []
     for d in deps:
@@ -73,9 +81,14 @@ def view_draws(lib: Library, spec: ScenarioSpec, deps: list[Deployment], basis: 
             per_mean_chip, _ = renter_usd_per_mean_chip_hour(s.total[:, i], od, profile)
             c_mean, x = renter_usd_per_mean_chip_hour(np.array([cr.row[L.P_RENT_USD_H]]), od, profile)
             shares[d.chip_id] = float(x[0]) / profile.peak_to_mean
-        out[d.chip_id] = per_mean_chip * d.per_chip_hour
+        out[d.chip_id] = per_mean_chip * throughput[d.chip_id]
         central[d.chip_id] = float(np.ravel(c_mean)[0]) * d.per_chip_hour
-    return ViewDraws(out, central, s.inputs, shares), missing
+    inputs = dict(s.inputs)
+    for d in kept:   # the efficiency draws, as tokens/s per chip relative to the deployment's own
+        t = throughput[d.chip_id]
+        if np.ptp(t) > 0:
+            inputs[f"{d.chip_id}.tokens_per_s_per_chip (efficiency draw)"] = d.per_chip_hour / t
+    return ViewDraws(out, central, inputs, shares), missing
 
 
 def conditions(adv: np.ndarray, inside: np.ndarray, inputs: dict[str, np.ndarray], top: int = 3) -> list[dict]:
@@ -112,10 +125,12 @@ def run_pairwise_advantage(lib: Library, spec: ScenarioSpec, progress=None) -> S
         skipped += [(c, f"{why} (efficiency {eff})") for c, why in skip]
         dep_rows += [dict(deployment_record(d), efficiency=eff) for d in deps]
         by_id = {d.chip_id: d for d in deps}
+        throughput = per_chip_hour_draws(lib, owner_spec, deps, spec.seed + 17 * e_i)
         for v_i, basis in enumerate(views):
             for p_i, pid in enumerate(profiles):
                 profile = Profile.of(lib.load_profile(pid).hourly_relative_rate)
-                draws, missing = view_draws(lib, spec, deps, basis, profile, spec.seed + 1000 * v_i + 7 * e_i)
+                draws, missing = view_draws(lib, spec, deps, basis, profile, spec.seed + 1000 * v_i + 7 * e_i,
+                                            throughput)
                 no_price = dict(missing)
                 for a in asics:
                     for g in gpus:
@@ -154,7 +169,7 @@ def run_pairwise_advantage(lib: Library, spec: ScenarioSpec, progress=None) -> S
     not_answered = long[long["advantage_p50"].isna()][["view", "efficiency", "asic", "gpu", "note"]]
     not_answered = not_answered.drop_duplicates().reset_index(drop=True)
     head = _headline(answered, profiles)
-    summary = _summary(answered)
+    summary = findings(answered, pd.DataFrame(cond_rows), not_answered, profiles, efficiencies)
     tables = {"advantage": answered, "not_answered": not_answered, "deployments": pd.DataFrame(dep_rows),
               "conditions": pd.DataFrame(cond_rows), "drivers": pd.DataFrame(drivers)}
     return ScenarioResult(spec, head, summary, tables, skipped)
@@ -183,11 +198,67 @@ def _drivers(lib: Library, spec: ScenarioSpec, basis: Basis, a: Deployment, g: D
              "swing": r.swing, "advantage_central": r.central_metric} for r in tor.itertuples(index=False)]
 
 
-def _summary(h: pd.DataFrame) -> str:
+def _pct(x: float) -> str:
+    return f"{100 * x:.0f} %"
+
+
+def _pairs(g: pd.DataFrame, value: str = "prob_in_40_65") -> str:
+    return ", ".join(f"{r.asic.replace('google-', '').replace('aws-', '')} vs "
+                     f"{r.gpu.replace('nvidia-', '')} ({_pct(getattr(r, value))})" for r in g.itertuples())
+
+
+def findings(h: pd.DataFrame, conds: pd.DataFrame, not_answered: pd.DataFrame, profiles: list[str],
+             efficiencies: list[str]) -> str:
+    """Where the claimed range holds and where it does not, with the probabilities: the paragraph the
+    docs quote, computed from the results (owners and renters, each efficiency assumption, the load)."""
     lo, hi = ASIC_CLAIM_RANGE
+    flat = profiles[0]
     parts = []
-    for (view, prof, eff), g in h.groupby(["view", "load_profile", "efficiency"], sort=False):
-        likely = g[g["prob_in_40_65"] >= 0.5]
-        parts.append(f"{view} / {prof} / {eff} efficiency: {len(likely)} of {len(g)} pairs more likely than not in "
-                     f"{lo:.0%}-{hi:.0%} (median advantage {g['advantage_p50'].median():+.0%})")
-    return "; ".join(parts) + "."
+    owner = h[(h["view"] == "owner") & (h["load_profile"] == flat)]
+    for eff in efficiencies:
+        g = owner[owner["efficiency"] == eff]
+        if g.empty:
+            continue
+        inside = g[g["prob_in_40_65"] >= 0.5]
+        above = g[(g["advantage_p50"] > hi) & (g["prob_in_40_65"] < 0.5)]
+        below = g[(g["advantage_p50"] < lo) & (g["prob_in_40_65"] < 0.5)]
+        parts.append(f"Owners, {flat} load, {eff} efficiencies: more likely than not inside {lo:.0%}-{hi:.0%} for "
+                     f"{_pairs(inside) or 'no pair'}; above it for {_pairs(above, 'advantage_p50') or 'no pair'} "
+                     f"(median advantage); below it for {_pairs(below, 'advantage_p50') or 'no pair'}")
+    if len(conds):
+        c = conds[(conds["view"] == "owner") & (conds["load_profile"] == flat) & (conds["efficiency"] == efficiencies[0])]
+        c = c.assign(lift=(c["prob_in_range_input_high"] - c["prob_in_range_input_low"]).abs())
+        top = c.sort_values("lift", ascending=False).drop_duplicates(["asic", "gpu"]).head(3)
+        if len(top):
+            parts.append("what moves an owner's pair most: " + "; ".join(
+                f"{r.input} ({r.asic} vs {r.gpu}: in range with probability {_pct(r.prob_in_range_input_low)} "
+                f"when it is in its lowest third, {_pct(r.prob_in_range_input_high)} in its highest)"
+                for r in top.itertuples()))
+    if len(profiles) > 1:
+        o = h[h["view"] == "owner"].pivot_table(index=["efficiency", "asic", "gpu"], columns="load_profile",
+                                                values="advantage_p50")
+        shift = max((o[p] - o[flat]).abs().max() for p in profiles[1:] if p in o)
+        parts.append(f"a variable load moves an owner's median advantage by at most {100 * shift:.1f} points "
+                     f"(both chips carry their capital through the idle hours)")
+    for view, g in h[h["view"] != "owner"].groupby("view", sort=False):
+        per_eff = []
+        for eff in efficiencies:
+            e = g[g["efficiency"] == eff]
+            if e.empty:
+                continue
+            inside = [f"{_pairs(e[(e['load_profile'] == pid) & (e['prob_in_40_65'] >= 0.5)]) or 'none'} ({pid})"
+                      for pid in profiles]
+            per_eff.append(f"{eff} efficiencies, inside: " + "; ".join(inside) +
+                           f"; medians {100 * e['advantage_p50'].min():+.0f} to {100 * e['advantage_p50'].max():+.0f} %")
+        parts.append(f"Renters, {view}: " + " | ".join(per_eff))
+    if len(not_answered):
+        views = not_answered["view"].unique()
+        missing = {}
+        for n, v in zip(not_answered["note"], not_answered["view"]):
+            for c in n.split(": ", 1)[-1].split(", "):
+                missing.setdefault(c, set()).add(v)
+        never = sorted(c for c, vs in missing.items() if len(vs) == len(views))
+        if never:
+            parts.append(f"{', '.join(never)}: no rental price in any renter's view, so the renter's question is not "
+                         f"answered for them")
+    return ". ".join(parts) + "."
