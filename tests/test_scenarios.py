@@ -46,7 +46,10 @@ def test_pairwise_advantage(lib):
     # the GPU's gross margin is among the inputs, and a higher GPU margin never lowers the ASIC's advantage
     m = drivers[drivers["input"] == "nvidia-h100-sxm.gross_margin"].iloc[0]
     assert m["advantage_at_high"] >= m["advantage_at_low"]
-    assert "pairs" in r.summary
+    # the summary is the answer: where the range holds for owners and renters, and what is not answered
+    assert "Owners, flat load, own efficiencies: more likely than not inside 40%-65%" in r.summary
+    assert "Renters, rental:gcp:3yr" in r.summary
+    assert "google-tpu-v7, nvidia-b200: no rental price in any renter's view" in r.summary
 
 
 def test_elasticity_decode_bandwidth_prefill_compute(lib):
