@@ -73,6 +73,11 @@ def main(argv: list[str] | None = None) -> int:
         end_progress()
         print("infersim: interrupted (Ctrl-C); outputs not yet written were discarded", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except MemoryError:  # a request larger than this machine: say so on one line, as for any other input
+        end_progress()
+        print("infersim: error: out of memory: the request is larger than this machine can hold; ask for less "
+              "(fewer chips, samples, lengths or axis values)", file=sys.stderr)
+        return 2
     except BrokenPipeError:  # output piped into `head` and closed early
         sys.stderr.close()
         return 0

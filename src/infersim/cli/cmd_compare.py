@@ -7,7 +7,7 @@ import argparse
 from .. import units
 from ..errors import InfersimError
 from .options import (
-    MAX_SAMPLES, add_budget, add_chips, add_common, add_workload, chips_of, int_in, kv_dtype_of, library, targets_of,
+    MAX_SAMPLE_CELLS, MAX_SAMPLES, add_budget, add_chips, add_common, add_workload, chips_of, int_in, kv_dtype_of, library, targets_of,
     workload_of,
 )
 from .output import Outputs, add_table_outputs, plan_table_outputs, report_written, write_tables
@@ -30,6 +30,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
                             "tokens_per_s_per_chip, user_tokens_per_s or tpot_s")
     lib = library(args)
     chips, unreadable = chips_of("--chips", args.chips, lib)  # unknown or invalid ids fail here, before any work
+    if args.uncertainty * len(chips) > MAX_SAMPLE_CELLS:
+        raise InfersimError(f"--uncertainty {args.uncertainty:,} over {len(chips)} chips draws "
+                            f"{args.uncertainty * len(chips):,} prices, more than the {MAX_SAMPLE_CELLS:,} held in "
+                            f"memory at once: use at most {MAX_SAMPLE_CELLS // len(chips):,} samples, or fewer --chips")
     workload = workload_of(args, lib)
     targets = targets_of(args, lib)
     budget = None if args.budget == "none" else lib.budget(args.budget)

@@ -15,6 +15,7 @@ DEFAULT_INPUT_LEN = 1024
 DEFAULT_OUTPUT_LEN = 256
 MAX_CHIPS_OPTION = 100_000      # chips one search may use (model.mapping_search.MAX_CHIPS)
 MAX_SAMPLES = 1_000_000         # Monte Carlo samples (memory: ~30 floats each, 8 bytes a float)
+MAX_SAMPLE_CELLS = 4_000_000    # samples x chips of one Monte Carlo: ~150 bytes each, ~600 MB at most
 
 
 # ---- option types: every number checked when it is parsed (argparse prints one line) ------------

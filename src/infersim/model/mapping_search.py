@@ -110,6 +110,12 @@ def min_chips_to_fit(chip: ChipSpec, arch: Architecture, precision: Precision, w
                 f"{workload.output_len:,} tokens exceeds the memory of {chip.id} even split over "
                 f"{max(c.tp * c.pp for c in candidates):,} chips (largest batch {largest:,}): lower --batch")
     if not fits.any():
+        tiny = _evaluate(chip, arch, precision, Workload(1, 1, workload.prefill_chunk), [(m, 1) for m in candidates])
+        if (tiny[:, L.R_FITS] == 1.0).any():  # the weights fit: one sequence's context is what does not
+            raise CapacityError(
+                f"one sequence of {workload.input_len:,}+{workload.output_len:,} tokens does not fit: its KV cache "
+                f"and activations exceed the memory of {chip.id} even split over "
+                f"{max(c.tp * c.pp for c in candidates):,} chips: shorten --input-len / --output-len")
         mem = chip.memory.main
         need = arch.total_params() * precision.weight_bytes
         raise CapacityError(
