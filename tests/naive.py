@@ -376,7 +376,7 @@ def spatial_pass(a, c, n_seqs, new, past, decode, wb, kvb, ab, tp, pp, ep, group
     """(seconds, parts) of one micro-batch through every layer with `groups` regions per chip."""
     eff_c = c[L.C_EFF_DECODE] if decode else c[L.C_EFF_PREFILL]
     peak, bw = c[L.C_PEAK_FLOPS] / groups, c[L.C_MEM_BW] / groups
-    weights_only = op_costs(a, 0, 0, 0, decode, wb, kvb, ab, tp, attn_dp, ep)
+    weights_only = op_costs(a, n_seqs, new, past, decode, wb, 0.0, 0.0, tp, attn_dp, ep)  # the weights it reads
     phase = spatial_phase(c, groups, busiest_group_seqs(n_seqs, attn_dp) * new * a[L.A_HIDDEN] * ab / tp)
     compute = fabric = 0.0
     for name, (f, b, cnt) in op_costs(a, n_seqs, new, past, decode, wb, kvb, ab, tp, attn_dp, ep).items():

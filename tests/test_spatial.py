@@ -69,7 +69,8 @@ def test_spatial_pass_and_step_match_naive(lib, chip_id, dtype, model):
         g = float(RNG.choice([1, 2, 4, 8]))
         frac = RNG.choice([0.0, RNG.uniform(0.05, 0.9)])
         t, compute, fabric, layer_c2c, stage_c2c, _ = S.spatial_pass_nb(
-            a, c, dep, n_seqs, new, past, decode, g, frac, flops, nbytes, count, times, bounds, bt, wf, wb_, wc)
+            a, c, dep, n_seqs, new, past, decode, g, frac, flops, nbytes, count, times, bounds, bt, wf, wb_, wc,
+            S.weights_only_dep_nb(dep))
         t2, p2 = naive.spatial_pass(a, c, n_seqs, new, past, decode, wb, kvb, 2.0, tp, pp, ep, g, frac, attn_dp)
         assert _close(t, t2)
         assert _close(compute, p2["compute"]) and _close(fabric, p2["fabric"])

@@ -74,20 +74,21 @@ def fabric_phase_s_nb(chip, groups, msg_bytes):
 
 @njit(**JIT_LEAF)
 def spatial_pass_nb(arch, chip, dep, n_seqs, new_tokens, past_tokens, is_decode, groups, stream_frac,
-                    flops, nbytes, count, times, bounds, bound_time, wflops, wbytes, wcount):
+                    flops, nbytes, count, times, bounds, bound_time, wflops, wbytes, wcount, wdep):
     """Seconds for one micro-batch of `n_seqs` sequences of a replica split as `dep` (D_* fields),
     each adding `new_tokens` after `past_tokens`, to pass every layer once with `groups` regions
     per chip.
 
     stream_frac: share of each chip's weights read from the capacity tier at C_SP_STREAM_BW
-    (0: all resident); wflops/wbytes/wcount are scratch for the weights-only costs it needs.
+    (0: all resident); wdep is `dep` with no activation or KV-cache bytes, whose operator bytes are
+    the weights this micro-batch touches (its routed experts), into the scratch wflops/wbytes/wcount.
     Returns (seconds, compute, fabric, collectives inside layers, stage-to-stage sends, embedding +
     LM head compute and fabric); the pipeline holds pp x groups micro-batches. Fills
     flops/nbytes/count (per chip, one instance, as operators.op_costs_nb), times (seconds per
     instance), bounds and bound_time."""
     op_costs_nb(arch, dep, n_seqs, new_tokens, past_tokens, is_decode, flops, nbytes, count)
     if stream_frac > 0.0:
-        op_costs_nb(arch, dep, 0.0, 0.0, 0.0, is_decode, wflops, wbytes, wcount)
+        op_costs_nb(arch, wdep, n_seqs, new_tokens, past_tokens, is_decode, wflops, wbytes, wcount)
     for b in range(3):
         bound_time[b] = 0.0
     tp, attn_dp, ep, moe_chips, expert_tp = split_nb(dep)
@@ -187,13 +188,13 @@ def spatial_step_time_nb(arch, chip, dep, n_seqs, new_tokens, past_tokens, is_de
     g = 1.0
     while g <= top:
         t = spatial_pass_nb(arch, chip, dep, n_seqs, new_tokens, past_tokens, is_decode, g, 0.0,
-                            flops, nbytes, count, times, bounds, bound_time, flops, nbytes, count)[0]
+                            flops, nbytes, count, times, bounds, bound_time, flops, nbytes, count, dep)[0]
         if t < best_t * (1.0 - 1e-12):
             best_t = t
             best_g = g
         g *= 2.0
     return spatial_pass_nb(arch, chip, dep, n_seqs, new_tokens, past_tokens, is_decode, best_g, 0.0,
-                           flops, nbytes, count, times, bounds, bound_time, flops, nbytes, count)[0]
+                           flops, nbytes, count, times, bounds, bound_time, flops, nbytes, count, dep)[0]
 
 
 @njit(**JIT_LEAF)
@@ -219,7 +220,7 @@ def spatial_memory_nb(arch, chip, dep, input_len, output_len, prefill_chunk):
 
 @njit(**JIT_LEAF)
 def spatial_prefill_nb(arch, chip, dep, input_len, max_chunk, stream_frac,
-                       flops, nbytes, count, times, bounds, bound_time, wflops, wbytes, wcount):
+                       flops, nbytes, count, times, bounds, bound_time, wflops, wbytes, wcount, wdep):
     """(TTFT without the fixed overhead, pipeline time the prompts occupy, bound): one prompt per
     attention group, in chunks of 1, 2, 4 ... tokens (at most max_chunk) flowing through the
     regions; with c chunks the last leaves after one pass plus c - 1 region times. The fastest
@@ -238,7 +239,7 @@ def spatial_prefill_nb(arch, chip, dep, input_len, max_chunk, stream_frac,
         g = 1.0
         while g <= top:
             t = spatial_pass_nb(arch, chip, dep, attn_dp, ch, past, False, g, stream_frac,
-                                flops, nbytes, count, times, bounds, bound_time, wflops, wbytes, wcount)[0]
+                                flops, nbytes, count, times, bounds, bound_time, wflops, wbytes, wcount, wdep)[0]
             region = t / (pp * g)
             ttft = t + (c - 1.0) * region
             if ttft < best_ttft * (1.0 - 1e-12):
@@ -254,7 +255,7 @@ def spatial_prefill_nb(arch, chip, dep, input_len, max_chunk, stream_frac,
 
 @njit(**JIT_LEAF)
 def spatial_decode_nb(arch, chip, dep, batch, past, stream_frac,
-                      flops, nbytes, count, times, bounds, bound_time, wflops, wbytes, wcount):
+                      flops, nbytes, count, times, bounds, bound_time, wflops, wbytes, wcount, wdep):
     """(seconds per token without the fixed overhead, bound, regions per chip): `batch` sequences
     in min(batch, pp x groups) micro-batches, each returning after one pass; the layout with
     the shortest pass is taken. Leaves the arrays filled for that layout."""
@@ -266,14 +267,14 @@ def spatial_decode_nb(arch, chip, dep, batch, past, stream_frac,
     while g <= top:
         micro = min(batch, pp * g)
         t = spatial_pass_nb(arch, chip, dep, batch / micro, 1.0, past, True, g, stream_frac,
-                            flops, nbytes, count, times, bounds, bound_time, wflops, wbytes, wcount)[0]
+                            flops, nbytes, count, times, bounds, bound_time, wflops, wbytes, wcount, wdep)[0]
         if t < best_t * (1.0 - 1e-12):
             best_t = t
             best_g = g
         g *= 2.0
     micro = min(batch, pp * best_g)
     t = spatial_pass_nb(arch, chip, dep, batch / micro, 1.0, past, True, best_g, stream_frac,
-                        flops, nbytes, count, times, bounds, bound_time, wflops, wbytes, wcount)[0]
+                        flops, nbytes, count, times, bounds, bound_time, wflops, wbytes, wcount, wdep)[0]
     return t, dominant_nb(bound_time), best_g
 
 
@@ -284,17 +285,28 @@ def spatial_prefill_phase_nb(arch, chip, cfg, flops, nbytes, count, times, bound
     tp, attn_dp, ep, moe_chips, expert_tp = split_nb(dep)
     chunk = spatial_memory_nb(arch, chip, dep, cfg[K_INPUT_LEN], cfg[K_OUTPUT_LEN], cfg[K_PREFILL_CHUNK])[4]
     t, busy, bound = spatial_prefill_nb(arch, chip, dep, cfg[K_INPUT_LEN], chunk, 0.0, flops, nbytes, count, times,
-                                        bounds, bound_time, flops, nbytes, count)
+                                        bounds, bound_time, flops, nbytes, count, dep)
     return t + chip[C_PREFILL_OVERHEAD_S], (busy + chip[C_PREFILL_OVERHEAD_S]) / attn_dp, bound
 
 
 @njit(**JIT_LEAF)
 def spatial_decode_phase_nb(arch, chip, cfg, batch, flops, nbytes, count, times, bounds, bound_time):
     """step.decode_phase_nb for a spatial chip: (tpot_s, bound), weights resident."""
+    dep = cfg[K_DEPLOY:K_FIELDS]
     past = cfg[K_INPUT_LEN] + (cfg[K_OUTPUT_LEN] - 1.0) / 2.0
-    t, bound, _ = spatial_decode_nb(arch, chip, cfg[K_DEPLOY:K_FIELDS], batch, past, 0.0, flops, nbytes, count,
-                                    times, bounds, bound_time, flops, nbytes, count)
+    t, bound, _ = spatial_decode_nb(arch, chip, dep, batch, past, 0.0, flops, nbytes, count, times, bounds,
+                                    bound_time, flops, nbytes, count, dep)
     return t + chip[C_OVERHEAD_S], bound
+
+
+@njit(**JIT)
+def weights_only_dep_nb(dep):
+    """A copy of deployment row `dep` with no activation or KV-cache bytes: operators' bytes are then
+    the weights they read."""
+    w = dep.copy()
+    w[D_ACT_BYTES] = 0.0
+    w[D_KV_BYTES] = 0.0
+    return w
 
 
 @njit(**JIT_LEAF)
@@ -337,13 +349,14 @@ def spatial_streaming_evaluate_one_nb(arch, chip, cfg, out, flops, nbytes, count
     wflops = np.zeros(N_OPS)
     wbytes = np.zeros(N_OPS)
     wcount = np.zeros(N_OPS)
+    wdep = weights_only_dep_nb(dep)
     t_pf, busy, out[R_PREFILL_BOUND] = spatial_prefill_nb(arch, chip, dep, inp, chunk, frac, flops, nbytes, count,
-                                                          times, bounds, bound_time, wflops, wbytes, wcount)
+                                                          times, bounds, bound_time, wflops, wbytes, wcount, wdep)
     ttft = t_pf + chip[C_PREFILL_OVERHEAD_S]
     prefill_busy = (busy + chip[C_PREFILL_OVERHEAD_S]) / attn_dp
     t_dec, out[R_DECODE_BOUND], _ = spatial_decode_nb(arch, chip, dep, batch, inp + (outp - 1.0) / 2.0, frac,
                                                       flops, nbytes, count, times, bounds, bound_time,
-                                                      wflops, wbytes, wcount)
+                                                      wflops, wbytes, wcount, wdep)
     tpot = t_dec + chip[C_OVERHEAD_S]
     out[R_TTFT_S] = ttft
     out[R_TPOT_S] = tpot

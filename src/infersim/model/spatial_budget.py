@@ -83,12 +83,14 @@ def decode_budget(chip: ChipSpec, arch: Architecture, precision: Precision, mapp
     flops, nbytes, count, times, bounds, bt, wf, wb, wc = _scratch()
     past = workload.input_len + (workload.output_len - 1) / 2.0
     dep = deployment_row(precision, mapping)
+    wdep = S.weights_only_dep_nb(dep)
     _, _, groups = S.spatial_decode_nb(a, c, dep, float(batch), past, frac, flops, nbytes, count, times, bounds, bt,
-                                       wf, wb, wc)
+                                       wf, wb, wc, wdep)
     # the pass the decode step takes at that layout, with its parts
     micro = min(batch, mapping.pp * groups)
     _, compute, fabric, layer_c2c, stage_c2c, head = S.spatial_pass_nb(
-        a, c, dep, batch / micro, 1.0, past, True, groups, frac, flops, nbytes, count, times, bounds, bt, wf, wb, wc)
+        a, c, dep, batch / micro, 1.0, past, True, groups, frac, flops, nbytes, count, times, bounds, bt, wf, wb, wc,
+        wdep)
     head_compute = float(sum(count[op] * times[op] for op in (L.OP_EMBED, L.OP_LM_HEAD)))
     return LayerBudget(chip.id, arch.id, mapping, batch, arch.n_layers, int(groups), int(mapping.pp * groups),
                        compute, fabric, layer_c2c, stage_c2c, head_compute, head - head_compute,
