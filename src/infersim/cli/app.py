@@ -62,7 +62,12 @@ def main(argv: list[str] | None = None) -> int:
             argcomplete.autocomplete(parser)
         except ImportError:
             pass
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra:  # named with the command it was given to, not the top-level parser
+            command = " ".join(str(c) for c in (args.command, getattr(args, "specs_cmd", None),
+                                                  getattr(args, "scenario_cmd", None)) if c)
+            parser.exit(2, f"infersim: error: infersim {command}: unrecognized arguments: {' '.join(extra)} "
+                           f"(this command does not take them; see 'infersim {command} --help')\n")
         setup_logging(args.verbose, args.quiet)
         return args.func(args)
     except InfersimError as exc:
