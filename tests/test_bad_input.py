@@ -277,6 +277,8 @@ CASES = [
      ["--heatmap", "usd_per_mtok"]),
     ("specs-dir-missing", CMP + ["--specs-dir", "/nonexistent-dir"], ["/nonexistent-dir", "does not exist"]),
     ("specs-dir-a-file", CMP + ["--specs-dir", str(H100)], ["is a file, not a folder"]),
+    ("specs-check-empty-folder", with_files({"empty": None}, "specs", "check", "{tmp}/empty"),
+     ["empty", "no .toml spec file"]),
     ("specs-check-missing-path", ["specs", "check", "/nonexistent-dir/x.toml"], ["no such file"]),
     # ---- chip spec files ----
     ("chip-tdp-inf", chip(("^tdp_w = 700", "tdp_w = inf")), ["my-chip.toml", "power.tdp_w", "finite", "inf"]),
@@ -573,6 +575,13 @@ def test_specs_check_reports_a_duplicate_id(tmp_path, capsys):
 def test_long_context_is_modelled_when_asked(capsys):
     assert run_main([*CMP, "--input-len", "200000", "--allow-long-context", "--budget", "none"]) == 0
     assert "200000 input" in capsys.readouterr().out
+
+
+def test_a_heatmap_over_two_named_axes(tmp_path, capsys):
+    """--heatmap chip,model: names on both axes (the x labels were formatted as numbers: a ValueError)."""
+    assert run_main(["sweep", "hbm-bandwidth-what-if", "-o", str(tmp_path / "s.csv"), "--heatmap", "chip,model",
+                     "-q"]) == 0
+    assert (tmp_path / "s-heatmap.png").stat().st_size > 10_000
 
 
 def test_specs_show_finds_a_sweep(capsys):

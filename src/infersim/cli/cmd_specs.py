@@ -40,7 +40,10 @@ def cmd_specs(args: argparse.Namespace) -> int:
         files = []
         for p in paths:
             if p.is_dir():
-                files += sorted(f for f in p.rglob("*.toml") if f.is_file())
+                found = sorted(f for f in p.rglob("*.toml") if f.is_file())
+                if not found:
+                    raise InfersimError(f"{p}: no .toml spec file in this folder: give a spec file or its folder")
+                files += found
             elif p.exists():
                 files.append(p)
             else:

@@ -156,7 +156,8 @@ def heatmap(table: pd.DataFrame, x: str, y: str, value: str, title: str, path: P
     grid = table.groupby([y, x])[value].min().unstack(x)
     fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
     im = ax.imshow(np.log10(grid.to_numpy(dtype=float)), origin="lower", aspect="auto", cmap="viridis_r")
-    ax.set_xticks(range(len(grid.columns)), [f"{c:g}" for c in grid.columns], fontsize=7)
+    labels = [f"{c:g}" if isinstance(c, (int, float, np.number)) else str(c) for c in grid.columns]  # chip, model
+    ax.set_xticks(range(len(grid.columns)), labels, fontsize=7)
     ax.set_yticks(range(len(grid.index)), [str(i) for i in grid.index], fontsize=7)
     ax.set_xlabel(x)
     ax.set_ylabel(y)
