@@ -155,3 +155,41 @@ def test_disagg_open_loop(h200):
     with pytest.raises(InfersimError, match="past the capacity"):
         d.at_rate(1e4)
     assert math.isfinite(r.tpot_mean_s)
+
+
+# ---- the commands that take --concurrency -------------------------------------------------------
+
+@pytest.mark.jit_only
+def test_compare_goodput_and_disagg_take_concurrency(capsys, tmp_path, lib):
+    """The CLI reports the closed loop at C: compare ranks on it, goodput lists every mapping tried,
+    disagg sizes co-located and disaggregated deployments for C users within mean targets."""
+    from infersim.analysis.closed_loop import closed_loop_search
+    from infersim.cli import main
+
+    args = ["--model", "llama-3.1-8b", "--weight-dtype", "fp8", "--input-len", "1024", "--output-len", "256"]
+    out = tmp_path / "c.csv"
+    assert main(["compare", *args, "--chips", "nvidia-h100-sxm", "--concurrency", "32", "--csv", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "closed loop: 32 requests in flight" in text
+    import pandas as pd
+
+    row = pd.read_csv(out).iloc[0]
+    chip = lib.chip("nvidia-h100-sxm")
+    from infersim.model.configuration import Workload, resolve_precision
+    from infersim.specs.traffic import LengthDistribution as LD
+
+    p = resolve_precision(chip, "fp8", "fp8")
+    m, r, _, _ = closed_loop_search(chip, lib.architecture("llama-3.1-8b"), p, Workload(1024, 256),
+                                    LD(mean_tokens=1024), LD(mean_tokens=256), 32)
+    assert row["concurrency"] == 32 and row["num_chips"] == m.chips
+    assert row["system_tokens_per_s"] == pytest.approx(r.output_tokens_per_s, rel=1e-9)
+    assert row["tpot_s"] == pytest.approx(r.tpot_mean_s, rel=1e-9)
+
+    assert main(["goodput", *args, "--chip", "nvidia-h100-sxm", "--num-chips", "2", "--concurrency", "64"]) == 0
+    text = capsys.readouterr().out
+    assert "closed loop of 64 requests in flight" in text and "every mapping tried" in text
+
+    assert main(["disagg", *args, "--prefill-chips", "nvidia-h100-sxm", "--decode-chips", "nvidia-h100-sxm",
+                 "--concurrency", "16", "--max-ttft-ms", "500", "--max-tpot-ms", "30"]) == 0
+    text = capsys.readouterr().out
+    assert "closed loop of 16 requests in flight" in text and "co-located" in text and "disaggregated" in text

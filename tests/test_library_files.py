@@ -59,3 +59,27 @@ def test_dense_rates_are_ordered_by_width(lib):
         for wide, narrow in pairs:
             if wide and narrow:
                 assert narrow >= wide * 0.99, cid
+
+
+def test_mlperf_dataset_specs_cover_every_llm_benchmark_of_v5(lib):
+    """Every MLPerf Inference v5.0/v5.1 LLM benchmark has a traffic spec with its lengths and limits,
+    and an MLPerf row of that model with empty lengths takes them (recorded as used)."""
+    from infersim.accuracy.sources import dataset_for
+
+    expected = {  # traffic id: (mean input, mean output, p99 TTFT s, p99 TPOT s), as the specs' sources give them
+        "mlperf-llama2-70b-openorca": (222.33, 294.45, 2.0, 0.2),
+        "mlperf-llama2-70b-interactive": (222.33, 294.45, 0.45, 0.04),
+        "mlperf-mixtral-8x7b": (427.39, 144.84, 2.0, 0.2),
+        "mlperf-llama3.1-405b": (9428.64, 684.68, 6.0, 0.175),
+        "mlperf-llama3.1-405b-interactive": (9428.64, 684.68, 4.5, 0.08),
+        "mlperf-llama3.1-8b-cnndm": (870.73, 81.63, 2.0, 0.1),
+        "mlperf-llama3.1-8b-cnndm-interactive": (870.73, 81.63, 0.5, 0.03),
+        "mlperf-deepseek-r1": (803.79, 3886.23, 2.0, 0.08),
+    }
+    for tid, (i, o, ttft, tpot) in expected.items():
+        t = lib.traffic(tid)
+        assert (t.input.mean_tokens, t.output.mean_tokens, t.ttft_target_s, t.tpot_target_s) == (i, o, ttft, tpot)
+    src = "github.com/ntuhpc/mlperf_inference_results_v5.0@cf354115:closed/NVIDIA/results/x/llama3.1-405b/Offline"
+    assert dataset_for(src, "llama-3.1-405b") == "mlperf-llama3.1-405b"
+    assert dataset_for(src, "deepseek-r1") == "mlperf-deepseek-r1"
+    assert dataset_for("my-own-bench", "llama-3.1-405b") is None

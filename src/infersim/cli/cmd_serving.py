@@ -8,8 +8,8 @@ import dataclasses
 from .. import units
 from ..errors import InfersimError
 from .options import (
-    add_budget, add_common, add_workload, chip_list, int_in, kv_dtype_of, length_distributions, library, probability,
-    search_one, targets_of, workload_of,
+    add_budget, add_common, add_concurrency, add_workload, chip_list, int_in, kv_dtype_of, length_distributions,
+    library, probability, search_one, targets_of, workload_of,
 )
 from .output import Outputs, add_table_outputs, plan_table_outputs, report_written, write_tables
 from .progress import chip_progress, end_progress
@@ -35,6 +35,9 @@ def cmd_goodput(args: argparse.Namespace) -> int:
     workload = workload_of(args, lib)
     targets = targets_of(args, lib)
     inputs, outputs = length_distributions(args, lib, workload)
+    if args.concurrency:
+        return _goodput_closed_loop(args, out, tables, lib, chip, arch, precision, workload, targets, inputs,
+                                    outputs, budget)
     g, counts = goodput_search(chip, arch, precision, workload, inputs, outputs, targets.max_ttft_s,
                                targets.max_tpot_s, args.num_chips)
     row = goodput_record(g, chip, arch, precision, counts, budget, args.price_basis, lib.platform_of(chip))
@@ -59,6 +62,44 @@ def cmd_goodput(args: argparse.Namespace) -> int:
     return 0
 
 
+def _goodput_closed_loop(args, out, tables, lib, chip, arch, precision, workload, targets, inputs, outputs,
+                         budget) -> int:
+    """`goodput --concurrency C`: the closed loop at C on every mapping tried, and the best one."""
+    import pandas as pd
+
+    from ..analysis.closed_loop import closed_loop_record, closed_loop_search, closed_loop_table
+    from ..report.tables import frame_table
+
+    mapping, r, counts, _ = closed_loop_search(chip, arch, precision, workload, inputs, outputs, args.concurrency,
+                                               targets.max_ttft_s, targets.max_tpot_s, args.num_chips)
+    platform = lib.platform_of(chip)
+    best = closed_loop_record(chip, arch, precision, mapping, r, counts, budget, args.price_basis, platform)
+    every = pd.DataFrame(closed_loop_table(chip, arch, precision, workload, inputs, outputs, args.concurrency,
+                                           args.num_chips, budget, args.price_basis, platform))
+    limits = ", ".join(f"mean {n} <= {units.s_to_ms(v):g} ms" for n, v in (("TTFT", targets.max_ttft_s),
+                                                                           ("TPOT", targets.max_tpot_s)) if v is not None)
+    print(f"{arch.id} on {chip.id}, {precision.label}, {workload.input_len}+{workload.output_len} tokens"
+          + (f" ({args.traffic} length spread)" if args.traffic else "") + f", closed loop of {args.concurrency} "
+          "requests in flight" + (f", {limits}" if limits else ""))
+    print(f"best: {mapping.label} on {mapping.chips} chips (chip counts tried {best['chip_counts_tried']}): "
+          f"{r.output_tokens_per_s:.4g} output tokens/s ({best['output_tokens_per_s_per_chip']:.4g} per chip), "
+          f"TTFT mean {units.s_to_ms(r.ttft_mean_s):.1f} ms (queue {units.s_to_ms(r.queue_wait_mean_s):.1f} ms), "
+          f"TPOT mean {units.s_to_ms(r.tpot_mean_s):.2f} ms"
+          + (f"; ${best['usd_per_mtok']:.3f} per million output tokens" if budget is not None else ""))
+    if r.queued:
+        print(f"{r.queued:.0f} requests wait outside the engines ({r.limit}): each engine holds "
+              f"{r.in_engine_per_replica:.0f}")
+    cols = ["num_chips", "tp", "pp", "ep", "dp", "ttft_mean_s", "tpot_mean_s", "queue_wait_mean_s",
+            "output_tokens_per_s", "output_tokens_per_s_per_chip", "in_engine_per_replica"] + \
+        (["usd_per_mtok"] if budget is not None else [])
+    print("every mapping tried, at the same concurrency:")
+    print(frame_table(every[cols]))
+    with out:
+        write_tables(out, tables, every)
+    report_written(out)
+    return 0
+
+
 def cmd_disagg(args: argparse.Namespace) -> int:
     from ..analysis.serving_split import compare_serving
     from ..report.tables import frame_table
@@ -72,18 +113,34 @@ def cmd_disagg(args: argparse.Namespace) -> int:
     workload = workload_of(args, lib)
     targets = targets_of(args, lib)
     if targets.max_ttft_s is None or targets.max_tpot_s is None:
-        raise InfersimError("disaggregation compares at p99 targets: give --max-ttft-ms and --max-tpot-ms (or --traffic)")
+        raise InfersimError("disaggregation compares at latency targets (p99; with --concurrency, the closed loop's "
+                            "means): give --max-ttft-ms and --max-tpot-ms (or --traffic)")
     inputs, outputs = length_distributions(args, lib, workload)
-    table, skipped = compare_serving(lib, args.model, pre, dec, inputs, outputs, args.weight_dtype, kv_dtype_of(args),
-                                     targets.max_ttft_s, targets.max_tpot_s, lib.budget(args.budget),
-                                     args.price_basis, progress=chip_progress)
-    end_progress()
-    print(f"{args.model}: {workload.input_len}+{workload.output_len} tokens, p99 TTFT <= "
-          f"{units.s_to_ms(targets.max_ttft_s):g} ms, p99 TPOT <= {units.s_to_ms(targets.max_tpot_s):g} ms, "
-          f"budget {args.budget}")
-    cols = ["serving", "prefill_chip", "decode_chip", "prefill_mapping", "decode_mapping", "chips_per_request_per_s",
-            "prefill_share_of_chips", "ttft_p99_s", "tpot_p99_s", "usd_per_mtok"]
-    print(frame_table(table[cols], percent=["prefill_share_of_chips"]))
+    if args.concurrency:
+        from ..analysis.serving_split import compare_serving_closed_loop
+
+        table, skipped = compare_serving_closed_loop(
+            lib, args.model, pre, dec, inputs, outputs, args.weight_dtype, kv_dtype_of(args), args.concurrency,
+            targets.max_ttft_s, targets.max_tpot_s, lib.budget(args.budget), args.price_basis, progress=chip_progress)
+        end_progress()
+        print(f"{args.model}: {workload.input_len}+{workload.output_len} tokens, closed loop of {args.concurrency} "
+              f"requests in flight, mean TTFT <= {units.s_to_ms(targets.max_ttft_s):g} ms, mean TPOT <= "
+              f"{units.s_to_ms(targets.max_tpot_s):g} ms, budget {args.budget}; each deployment sized with the "
+              "fewest instances that meet the targets")
+        cols = ["serving", "prefill_chip", "decode_chip", "prefill_mapping", "decode_mapping", "chips",
+                "ttft_mean_s", "tpot_mean_s", "output_tokens_per_s", "usd_per_mtok"]
+        print(frame_table(table[cols]))
+    else:
+        table, skipped = compare_serving(lib, args.model, pre, dec, inputs, outputs, args.weight_dtype,
+                                         kv_dtype_of(args), targets.max_ttft_s, targets.max_tpot_s,
+                                         lib.budget(args.budget), args.price_basis, progress=chip_progress)
+        end_progress()
+        print(f"{args.model}: {workload.input_len}+{workload.output_len} tokens, p99 TTFT <= "
+              f"{units.s_to_ms(targets.max_ttft_s):g} ms, p99 TPOT <= {units.s_to_ms(targets.max_tpot_s):g} ms, "
+              f"budget {args.budget}")
+        cols = ["serving", "prefill_chip", "decode_chip", "prefill_mapping", "decode_mapping",
+                "chips_per_request_per_s", "prefill_share_of_chips", "ttft_p99_s", "tpot_p99_s", "usd_per_mtok"]
+        print(frame_table(table[cols], percent=["prefill_share_of_chips"]))
     for c, why in skipped:
         print(f"skipped {c}: {why}")
     with out:
@@ -138,6 +195,7 @@ def register(sub) -> None:
     add_common(p)
     add_workload(p, batch=False, objective=False)
     p.add_argument("--chip", required=True, metavar="ID", help="the chip to serve on")
+    add_concurrency(p)
     add_budget(p)
     add_table_outputs(p, "the result (one row)")
     p.set_defaults(func=cmd_goodput)
@@ -149,6 +207,7 @@ def register(sub) -> None:
                    help="chips for the prefill pool (each also tried co-located)")
     p.add_argument("--decode-chips", required=True, metavar="ID[,ID...]",
                    help="chips for the decode pool (each also tried co-located)")
+    add_concurrency(p)
     add_budget(p, none=False)
     add_table_outputs(p)
     p.set_defaults(func=cmd_disagg)

@@ -204,6 +204,13 @@ def add_workload(p: argparse.ArgumentParser, *, batch: bool = True, num_chips: b
                        help="TPOT target (default: the traffic spec's, else none)")
 
 
+def add_concurrency(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--concurrency", type=positive_int, metavar="C",
+                   help="closed loop: C requests always in flight, each replaced as it finishes (as vLLM/SGLang "
+                        "benchmarks with a maximum concurrency run); reports mean TTFT, mean TPOT and throughput at C, "
+                        "with queueing when C exceeds what the engines hold")
+
+
 def workload_of(args: argparse.Namespace, lib: Library):
     """Prompt and output lengths (options, else the traffic spec's means, else the defaults), checked
     against the model's context (max_position_embeddings) unless --allow-long-context."""
