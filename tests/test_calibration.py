@@ -14,6 +14,7 @@ PRIOR = {"prefill_compute": 0.7, "decode_compute": 0.5, "memory_bandwidth": 0.8,
          "step_overhead_s": 3e-4, "prefill_overhead_s": 3e-4, "overlap_loss": 0.5}
 
 
+@pytest.mark.jit_only
 def test_fit_recovers_known_efficiencies_from_synthetic_measurements(lib):
     # Neuron rows: TTFT (prefill compute), TPOT (bandwidth + overhead) at several lengths and batches
     df = read_rows(ACC / "calibration.csv").table
@@ -50,4 +51,4 @@ def test_chip_files_record_what_their_efficiencies_were_fitted_on(lib):
             assert set(eff.fitted_on) <= ids, cid
             assert "fitted on" in eff.basis, cid
         else:
-            assert "default" in eff.basis or "assumption" in eff.basis, cid
+            assert "default" in eff.basis or "assumption" in eff.basis or "cross-family prior" in eff.basis, cid

@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 
 from infersim.specs.library import Library
-from infersim.accuracy.predict import _serving_model, plan_row, read_rows
+from infersim.accuracy.predict import Skip, _serving_model, plan_row, read_rows
 
 DATA = Path(__file__).resolve().parent / "calibration.csv"
 P99 = re.compile(r"p99 ([0-9.]+) ms")
@@ -33,9 +33,17 @@ def main() -> None:
         if p99 is None or "ttft_ms" not in same_run or "system_output_tokens_per_s" not in same_run:
             print(f"{row['id']:8s} skipped: no measured p99 TPOT, TTFT or throughput for this run")
             continue
-        plan = plan_row(lib, row)
-        model = _serving_model(plan, plan.chip)
-        at = model.at_rate(model.goodput_per_s(plan.ttft_limit_s, float(p99.group(1)) / 1e3))
+        try:
+            plan = plan_row(lib, row)
+            model = _serving_model(plan, plan.chip)
+            rate = model.goodput_per_s(plan.ttft_limit_s, float(p99.group(1)) / 1e3)
+        except Skip as exc:
+            print(f"{row['id']:8s} skipped: {exc}")
+            continue
+        if rate <= 0:
+            print(f"{row['id']:8s} skipped: no rate meets the measured p99 TPOT on {plan.mapping.label}")
+            continue
+        at = model.at_rate(rate)
 
         def err(predicted: float, measured: float) -> str:
             return f"{100 * (predicted / measured - 1):+.1f}%"

@@ -13,10 +13,16 @@ FAMILIES = (("nvidia-", "nvidia"), ("amd-epyc", "amd-epyc"), ("amd-", "amd"), ("
             ("cerebras-", "cerebras"), ("sambanova-", "sambanova"))
 SOURCE_GROUPS = ((r"inference_results_v4\.1", "MLPerf v4.1"), (r"inference_results_v4\.0", "MLPerf v4.0"),
                  (r"inference_results_v5\.0", "MLPerf v5.0"),
-                 (r"TensorRT-LLM", "TensorRT-LLM"), (r"aws-neuron", "AWS Neuron"), (r"jetstream", "JetStream"))
+                 (r"TensorRT-LLM@[0-9a-f]+:docs/source/performance/", "TensorRT-LLM v1.0"),
+                 (r"TensorRT-LLM", "TensorRT-LLM later"), (r"aws-neuron-sdk@[0-9a-f]+:about-neuron", "AWS Neuron"),
+                 (r"vllm-neuron", "vLLM-Neuron tutorial"), (r"jetstream", "JetStream"),
+                 (r"tpu-recipes", "TPU recipes"), (r"lm-sys", "LMSYS blog"), (r"deepseek-ai/open-infra", "DeepSeek"),
+                 (r"intel\.com/.*gaudi", "Intel Gaudi docs"), (r"blogs\.oracle\.com", "Oracle OCI"),
+                 (r"amd\.com/.*rocm", "AMD ROCm docs"), (r"cerebras", "Cerebras docs"), (r"groq", "Groq docs"),
+                 (r"artificialanalysis", "Artificial Analysis"), (r"conference-program", "DAC 2025"))
 # sources whose server load is the benchmark's result: MLPerf LoadGen's Server score is the highest
 # rate the submitter found that still meets the p99 limits, so the rate is measured, not given
-LOAD_IS_RESULT = (r"mlcommons/inference_results",)
+LOAD_IS_RESULT = (r"inference_results_v\d",)
 # sources whose runtime stores integer weights but multiplies in bf16 (weight-only quantization), so
 # the chip's int8 peak does not apply: AWS Neuron (transformers-neuronx; the data README says Llama-3-8B
 # "stores weights in INT8 and computes in BF16") and JetStream-PyTorch (jetstream_pt/layers.py,
@@ -34,9 +40,14 @@ WEIGHT_ONLY_SOURCES = ((r"aws-neuron", "bf16"), (r"jetstream", "bf16"))
 RUNTIME_SETTINGS = ((r"closed/AMD/results/", {"token_budget": 49152, "dispatch_window_s": 0.3}),
                     (r"closed/[^/]+/results/[^/]+_TRT/", {"token_budget": 16384}))
 # the traffic spec holding a dataset's length statistics, when a row leaves input_len/output_len
-# empty: (source pattern, model id or None for any, traffic spec id)
-DATASETS = ((r"mlcommons/inference_results", "llama-2-70b", "mlperf-llama2-70b-openorca"),
-            (r"mlcommons/inference_results", "mixtral-8x7b", "mlperf-mixtral-8x7b"),
+# empty: (source pattern, model id or None for any, traffic spec id). An MLPerf result's model names its
+# benchmark; the interactive scenarios use the same datasets (only their limits differ).
+MLPERF = r"inference_results_v\d"
+DATASETS = ((MLPERF, "llama-2-70b", "mlperf-llama2-70b-openorca"),
+            (MLPERF, "mixtral-8x7b", "mlperf-mixtral-8x7b"),
+            (MLPERF, "llama-3.1-405b", "mlperf-llama3.1-405b"),
+            (MLPERF, "llama-3.1-8b", "mlperf-llama3.1-8b-cnndm"),
+            (MLPERF, "deepseek-r1", "mlperf-deepseek-r1"),
             (r"jetstream", None, "sharegpt-jetstream"))
 
 

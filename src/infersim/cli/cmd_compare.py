@@ -7,8 +7,8 @@ import argparse
 from .. import units
 from ..errors import InfersimError
 from .options import (
-    MAX_SAMPLE_CELLS, MAX_SAMPLES, add_budget, add_chips, add_common, add_workload, chips_of, int_in, kv_dtype_of, library, targets_of,
-    workload_of,
+    MAX_SAMPLE_CELLS, MAX_SAMPLES, add_budget, add_chips, add_common, add_concurrency, add_workload, chips_of, int_in,
+    kv_dtype_of, length_distributions, library, targets_of, workload_of,
 )
 from .output import Outputs, add_table_outputs, plan_table_outputs, report_written, write_tables
 from .progress import chip_progress, end_progress
@@ -39,7 +39,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     budget = None if args.budget == "none" else lib.budget(args.budget)
     result = compare(lib, args.model, chips, workload, args.weight_dtype, kv_dtype_of(args), args.compute_dtype,
                      args.num_chips, args.batch or 0, args.objective, targets, budget, args.price_basis,
-                     args.uncertainty, args.rank_by, progress=chip_progress)
+                     args.uncertainty, args.rank_by, progress=chip_progress, concurrency=args.concurrency,
+                     lengths=length_distributions(args, lib, workload) if args.concurrency else None)
     end_progress()
     result.skipped.extend(unreadable)
     if result.table.empty:
@@ -52,6 +53,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
           f"weights {args.weight_dtype}, KV {kv_dtype_of(args)}, objective {args.objective}"
           + (f", targets {limits}" if limits else "")
           + (f", budget {args.budget}, {parse_price_basis(args.price_basis).describe()}" if budget else ""))
+    if args.concurrency:
+        print(f"closed loop: {args.concurrency} requests in flight per deployment, each replaced as it finishes; "
+              "TTFT and TPOT are the loop's means (targets apply to them), batch = requests an engine holds")
     print(comparison_table(df))
     print("tried: the chip counts searched (without --num-chips: the fewest that hold the model and powers of two "
           "above it, up to a server or the scale-up domain)")
@@ -63,8 +67,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
         tpot = r.vendor_speculation_tpot_s
         print(f"+ {r.chip}: its vendor runs speculative decoding; with it TPOT {units.s_to_ms(tpot):.2f} ms "
               f"({1 / tpot:.0f} tok/s per user) at batch {r.batch} [{basis}]")
-    if not df["efficiency_fitted"].all():
-        print("~ efficiencies not calibrated on measurements (family defaults): optimistic against calibrated chips")
+    print("efficiencies (where each chip's come from; --uncertainty draws them from that prior):")
+    for tier, g in df.groupby("efficiency_source", sort=False):
+        print(f"  {tier}: " + "; ".join(f"{r.chip} ({r.efficiency_basis})" for r in g.itertuples(index=False)))
     for chip, why in result.skipped:
         print(f"skipped {chip}: {why}")
     with out:
@@ -84,8 +89,10 @@ def register(sub) -> None:
     add_budget(p)
     p.add_argument("--uncertainty", type=int_in(100, MAX_SAMPLES, "a number of samples"), nargs="?", const=20_000,
                    default=0, metavar="SAMPLES",
-                   help="add P10/P50/P90 of $/M tokens from a Monte Carlo over the budget ranges (default 20000)")
+                   help="add P10/P50/P90 of $/M tokens from a Monte Carlo over the budget ranges and each chip's "
+                        "efficiencies drawn from its prior (default 20000 samples)")
     p.add_argument("--rank-by", choices=["usd_per_mtok", "tokens_per_s_per_chip", "user_tokens_per_s", "tpot_s"],
                    help="ranking column (default $/M tokens, or tokens/s per chip without a budget)")
+    add_concurrency(p)
     add_table_outputs(p, "the ranked table")
     p.set_defaults(func=cmd_compare)

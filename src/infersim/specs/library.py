@@ -7,8 +7,8 @@ that id is used. A file is read only when its spec is needed, so one bad file br
 commands that need it.
 Within one folder tree the category comes from the folder name: files under `models/` are
 model architectures, `traffic/` traffic, `budgets/` budgets, `platforms/` platforms (the system
-around a chip), `load_profiles/` load profiles, `scenarios/` scenarios, `sweeps/` sweeps; every
-other *.toml is a chip.
+around a chip), `load_profiles/` load profiles, `scenarios/` scenarios, `sweeps/` sweeps,
+`efficiency/` calibration fits of hardware families; every other *.toml is a chip.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from ..errors import SpecError, UnknownIdError
 from . import loader
 from .budget import BudgetSpec
 from .chip import ChipSpec
+from .efficiency_fit import EfficiencyFamily
 from .load_profile import LoadProfileSpec
 from .model_arch import Architecture, HFConfig, ModelSpec, normalise
 from .platform import PlatformSpec
@@ -33,9 +34,11 @@ from .scenario_file import ScenarioSpec
 from .sweep_file import SweepSpec
 from .traffic import TrafficSpec
 
-Category = Literal["chip", "model", "traffic", "budget", "platform", "load_profile", "scenario", "sweep"]
+Category = Literal["chip", "model", "traffic", "budget", "platform", "load_profile", "scenario", "sweep",
+                   "efficiency"]
 _CATEGORY_DIRS = {"models": "model", "traffic": "traffic", "budgets": "budget", "platforms": "platform",
-                  "load_profiles": "load_profile", "scenarios": "scenario", "sweeps": "sweep"}
+                  "load_profiles": "load_profile", "scenarios": "scenario", "sweeps": "sweep",
+                  "efficiency": "efficiency"}
 _NOTED: set[tuple[str, str, Path]] = set()  # replacements already reported in this process
 
 
@@ -45,7 +48,8 @@ def note_on_stderr(message: str) -> None:
 
 _SKIPPED_DIRS: set[str] = set()
 _SCHEMAS = {"chip": ChipSpec, "model": ModelSpec, "traffic": TrafficSpec, "budget": BudgetSpec,
-            "platform": PlatformSpec, "load_profile": LoadProfileSpec, "scenario": ScenarioSpec, "sweep": SweepSpec}
+            "platform": PlatformSpec, "load_profile": LoadProfileSpec, "scenario": ScenarioSpec, "sweep": SweepSpec,
+            "efficiency": EfficiencyFamily}
 # the platform of a chip whose spec names none
 DEFAULT_PLATFORM = {"cpu": "cpu-2socket-server"}
 DEFAULT_ACCELERATOR_PLATFORM = "generic-accelerator-server"
@@ -192,6 +196,9 @@ class Library:
 
     def sweep(self, sweep_id: str) -> SweepSpec:
         return self._load("sweep", sweep_id)
+
+    def efficiency_family(self, family_id: str) -> EfficiencyFamily:
+        return self._load("efficiency", family_id)
 
     def architecture(self, model: str) -> Architecture:
         """A library model id, a path to a Hugging Face config.json, or a model folder holding one

@@ -101,6 +101,9 @@ class ScenarioSpec(Strict):
     views: list[Annotated[str, AfterValidator(check_price_basis)]] = Field(default_factory=list)
     load_profiles: list[str] = Field(default_factory=list)
     efficiency_variants: list[str] = Field(default_factory=list)
+    # draw each chip's efficiencies from its prior (model/efficiency_prior.py) with the budget's ranges;
+    # false: every draw at the chip files' values (the bands then show the cost inputs only)
+    efficiency_uncertainty: bool = True
     samples: int = Field(default=20_000, ge=100, le=MAX_SAMPLES)
     seed: int = 0
 

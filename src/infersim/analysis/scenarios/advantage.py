@@ -18,7 +18,7 @@ from ...kernels import layout as L
 from ...specs.library import Library
 from ...specs.price_basis import Basis
 from ...specs.scenario_file import ScenarioSpec
-from .deploy import Deployment, ScenarioResult, deploy_all, deployment_record, scenario_chips
+from .deploy import Deployment, ScenarioResult, deploy_all, deployment_record, efficiency_bands, scenario_chips
 
 ASIC_CLAIM_RANGE = (0.40, 0.65)  # the claimed ASIC TCO advantage over GPUs (inference), tested here
 OWN_EFFICIENCY = "own"
@@ -44,11 +44,17 @@ def on_demand_price(chip, basis: Basis) -> float | None:
     return rental_range(chip, od).central
 
 
-def per_chip_hour_draws(lib: Library, spec: ScenarioSpec, deps: list[Deployment], seed: int) -> dict[str, np.ndarray]:
+def per_chip_hour_draws(lib: Library, spec: ScenarioSpec, deps: list[Deployment], seed: int,
+                        bands: dict | None = None) -> dict[str, np.ndarray]:
     """$/M tokens per $ of chip-hour of each deployment, one value per Monte Carlo sample, drawn once per
     efficiency assumption and shared by every view and load profile (so they differ only in prices).
-    This is where the efficiency priors enter: without them, each deployment's own value in every sample."""
-    return {d.chip_id: np.full(spec.samples, d.per_chip_hour) for d in deps}
+    This is where the efficiency priors enter: with `bands` (chip -> EfficiencyBand, efficiency_bands),
+    each sample takes one of the chip's efficiency draws (its deployment re-derived in it); without
+    them, each deployment's own value in every sample."""
+    if not bands:
+        return {d.chip_id: np.full(spec.samples, d.per_chip_hour) for d in deps}
+    rng = np.random.default_rng(seed)
+    return {d.chip_id: bands[d.chip_id].resample(rng, spec.samples) for d in deps}
 
 
 def view_draws(lib: Library, spec: ScenarioSpec, deps: list[Deployment], basis: Basis, profile: Profile,
@@ -123,9 +129,12 @@ def run_pairwise_advantage(lib: Library, spec: ScenarioSpec, progress=None) -> S
                                              "efficiency_like": None if eff == OWN_EFFICIENCY else eff})
         deps, skip = deploy_all(lib, owner_spec, asics + gpus, progress)
         skipped += [(c, f"{why} (efficiency {eff})") for c, why in skip]
-        dep_rows += [dict(deployment_record(d), efficiency=eff) for d in deps]
+        # what is not known about each chip's efficiencies: draws from its prior (model/efficiency_prior.py)
+        bands = efficiency_bands(lib, owner_spec, deps) if spec.efficiency_uncertainty else None
+        dep_rows += [dict(deployment_record(d), efficiency=eff,
+                          **(_band_columns(d, bands[d.chip_id]) if bands else {})) for d in deps]
         by_id = {d.chip_id: d for d in deps}
-        throughput = per_chip_hour_draws(lib, owner_spec, deps, spec.seed + 17 * e_i)
+        throughput = per_chip_hour_draws(lib, owner_spec, deps, spec.seed + 17 * e_i, bands)
         for v_i, basis in enumerate(views):
             for p_i, pid in enumerate(profiles):
                 profile = Profile.of(lib.load_profile(pid).hourly_relative_rate)
@@ -136,7 +145,9 @@ def run_pairwise_advantage(lib: Library, spec: ScenarioSpec, progress=None) -> S
                     for g in gpus:
                         if a not in by_id or g not in by_id:
                             continue
-                        base = {"view": basis.text, "load_profile": pid, "efficiency": eff, "asic": a, "gpu": g}
+                        base = {"view": basis.text, "load_profile": pid, "efficiency": eff, "asic": a, "gpu": g,
+                                "asic_efficiency_source": bands[a].prior.tier if bands else "fixed",
+                                "gpu_efficiency_source": bands[g].prior.tier if bands else "fixed"}
                         if a in no_price or g in no_price:
                             rows.append(dict(base, note="no price in this view: " + ", ".join(
                                 c for c in (a, g) if c in no_price)))
@@ -161,7 +172,7 @@ def run_pairwise_advantage(lib: Library, spec: ScenarioSpec, progress=None) -> S
                         cond_rows += [dict(base, **c) for c in conds]
                         rows.append(row)
                         if basis.view == "owner" and pid == profiles[0] and e_i == 0:
-                            drivers += _drivers(lib, spec, basis, by_id[a], by_id[g])
+                            drivers += _drivers(lib, spec, basis, by_id[a], by_id[g], bands)
     long = pd.DataFrame(rows)
     if long.empty or "advantage_p50" not in long:
         raise InfersimError("no ASIC/GPU pair could be deployed and priced: see the skipped chips")
@@ -188,11 +199,37 @@ def _headline(answered: pd.DataFrame, profiles: list[str]) -> pd.DataFrame:
     return out
 
 
-def _drivers(lib: Library, spec: ScenarioSpec, basis: Basis, a: Deployment, g: Deployment) -> list[dict]:
-    """Tornado of the central advantage (owner view, flat load): each input at its low and high."""
+def _band_columns(d: Deployment, band) -> dict:
+    """A deployment's efficiency prior: where it comes from and its $/M tokens at the P10 / P90 of
+    the efficiency draws (budget central)."""
+    p10, p90 = d.usd_per_mtok / d.per_chip_hour * band.percentiles((10, 90))
+    return {"efficiency_source": band.source, "usd_per_mtok_p10_efficiency": p10, "usd_per_mtok_p90_efficiency": p90}
+
+
+def _drivers(lib: Library, spec: ScenarioSpec, basis: Basis, a: Deployment, g: Deployment,
+             bands: dict | None = None) -> list[dict]:
+    """Tornado of the central advantage (owner view, flat load): each input at its low and high,
+    each chip's efficiency at the P10 and P90 of its draws."""
     pa, pg = lib.chip(a.chip_id), lib.chip(g.chip_id)
-    tor = tornado([pa, pg], [lib.platform_of(pa), lib.platform_of(pg)], lib.budget(spec.budget),
-                  lambda c, fa=a.per_chip_hour, fg=g.per_chip_hour: 1.0 - c[0] * fa / (c[1] * fg), basis)
+    metric = (lambda c, fa=a.per_chip_hour, fg=g.per_chip_hour: 1.0 - c[0] * fa / (c[1] * fg))
+    tor = tornado([pa, pg], [lib.platform_of(pa), lib.platform_of(pg)], lib.budget(spec.budget), metric, basis)
+    if bands:
+        budget = lib.budget(spec.budget)
+        ca = chip_hour_cost(pa, budget, basis, lib.platform_of(pa)).total_usd_per_hour
+        cg = chip_hour_cost(pg, budget, basis, lib.platform_of(pg)).total_usd_per_hour
+        extra = []
+        for d in (a, g):
+            lo, hi = bands[d.chip_id].percentiles((10, 90))
+            if not (np.isfinite(lo) and np.isfinite(hi)) or lo == hi:
+                continue
+            fa = [lo if d is a else a.per_chip_hour, hi if d is a else a.per_chip_hour]
+            fg = [lo if d is g else g.per_chip_hour, hi if d is g else g.per_chip_hour]
+            at = [1.0 - ca * fa[k] / (cg * fg[k]) for k in (0, 1)]
+            extra.append({"input": f"{d.chip_id}.efficiency (prior P10-P90 of cost)", "low_value": lo,
+                          "high_value": hi, "metric_at_low": at[0], "metric_at_high": at[1],
+                          "swing": abs(at[1] - at[0]), "central_metric": 1.0 - ca * a.per_chip_hour / (cg * g.per_chip_hour)})
+        if extra:
+            tor = pd.concat([tor, pd.DataFrame(extra)], ignore_index=True).sort_values("swing", ascending=False)
     return [{"asic": a.chip_id, "gpu": g.chip_id, "input": r.input, "low_value": r.low_value,
              "high_value": r.high_value, "advantage_at_low": r.metric_at_low, "advantage_at_high": r.metric_at_high,
              "swing": r.swing, "advantage_central": r.central_metric} for r in tor.itertuples(index=False)]

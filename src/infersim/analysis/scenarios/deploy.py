@@ -45,13 +45,20 @@ def scenario_workload(spec: ScenarioSpec) -> Workload:
     return Workload(spec.input_len, spec.output_len)
 
 
-def deploy(lib: Library, spec: ScenarioSpec, chip_id: str, budget_id: str | None = None, smallest: bool = False,
-            **search_args) -> Deployment:
-    """Deploy the scenario's model on one chip: the best mapping for throughput under the
-    targets, on the fewest chips that hold it when `smallest`."""
+def scenario_chip(lib: Library, spec: ScenarioSpec, chip_id: str):
+    """The chip as the scenario runs it (with another chip's efficiencies under `efficiency_like`)."""
     chip = lib.chip(chip_id)
     if spec.efficiency_like:
         chip = chip.model_copy(update={"efficiency": lib.chip(spec.efficiency_like).efficiency})
+    return chip
+
+
+def deploy(lib: Library, spec: ScenarioSpec, chip_id: str, budget_id: str | None = None, smallest: bool = False,
+           chip=None, **search_args) -> Deployment:
+    """Deploy the scenario's model on one chip: the best mapping for throughput under the
+    targets, on the fewest chips that hold it when `smallest`. `chip`: the chip spec to use (e.g.
+    with drawn efficiencies) instead of the library's."""
+    chip = chip or scenario_chip(lib, spec, chip_id)
     arch = lib.architecture(spec.model)
     precision = resolve_precision(chip, spec.weight_dtype, spec.kv_dtype)
     search_args.setdefault("targets", scenario_targets(spec))
@@ -76,6 +83,23 @@ def require_results(spec: ScenarioSpec, found, skipped: list[tuple[str, str]]) -
     raise InfersimError(f"scenario '{spec.id}': no chip could serve {spec.model}"
                         + (f" within {limits}" if limits else "") + f" ({reasons})"
                         + (": relax max_ttft_ms / max_tpot_ms" if limits else ""))
+
+
+def efficiency_bands(lib: Library, spec: ScenarioSpec, deps: list[Deployment], draws: int | None = None,
+                     **deploy_args) -> dict:
+    """Per deployment, its $/M tokens per $ of chip-hour under efficiency draws of the chip's prior
+    (the deployment re-derived in each draw, so the targets keep holding). chip id -> EfficiencyBand."""
+    from ..uncertainty import EFFICIENCY_DRAWS, efficiency_band
+
+    out = {}
+    for d in deps:
+        base = scenario_chip(lib, spec, d.chip_id)
+        prior_chip = lib.chip(spec.efficiency_like) if spec.efficiency_like else base
+        band = efficiency_band(lib, prior_chip, lambda c, d=d, base=base: deploy(
+            lib, spec, d.chip_id, chip=base.model_copy(update={"efficiency": c.efficiency}), **deploy_args).per_chip_hour,
+            draws or EFFICIENCY_DRAWS, spec.seed)
+        out[d.chip_id] = band
+    return out
 
 
 def deploy_all(lib, spec, chip_ids, progress=None, **kw):
