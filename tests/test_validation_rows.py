@@ -13,8 +13,12 @@ from infersim.cli import main
 
 ACC = Path(__file__).resolve().parents[1] / "benchmarks" / "accuracy"
 SOURCE = (ACC / "calibration.csv").read_text(encoding="utf-8").splitlines()
-HEADER = SOURCE[0].split(",")
-TRT_ROW = next(csv.reader([SOURCE[54]]))   # CAL-054: H100 x2 TP2, Llama-3.3-70B fp8, 1000/1000, offline
+# the revision-2 columns (the bundled file also has revision 3's, empty for these rows): the tests add
+# revision-3 columns of their own
+HEADER = list(REQUIRED) + ["notes"]
+BASE = ",".join(HEADER)
+_FULL = SOURCE[0].split(",")
+TRT_ROW = [dict(zip(_FULL, next(csv.reader([SOURCE[54]]))))[c] for c in HEADER]   # CAL-054: H100 x2 TP2, Llama-3.3-70B fp8, 1000/1000, offline
 
 
 def line(**fields) -> str:
@@ -28,7 +32,7 @@ def line(**fields) -> str:
 
 def write(tmp_path, lines, header=None) -> Path:
     path = tmp_path / "rows.csv"
-    path.write_text("\n".join([header or SOURCE[0], *lines]) + "\n", encoding="utf-8")
+    path.write_text("\n".join([header or BASE, *lines]) + "\n", encoding="utf-8")
     return path
 
 
@@ -87,9 +91,9 @@ def test_revision_3_columns_are_optional_and_checked(tmp_path):
 
 @pytest.mark.parametrize("text, message", [
     ("", "the file is empty"),
-    (SOURCE[0] + "\n", "no data rows (only a header)"),
+    (BASE + "\n", "no data rows (only a header)"),
     ("id,hardware\nX,nvidia-h100-sxm\n", "missing column(s)"),
-    (SOURCE[0] + ",id\n", "appear twice in the header"),
+    (BASE + ",id\n", "appear twice in the header"),
 ])
 def test_a_bad_file_is_one_line_and_exit_2(tmp_path, capsys, text, message):
     path = tmp_path / "f.csv"
@@ -120,7 +124,7 @@ def write_tmp(text):
     import tempfile
 
     f = tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False, encoding="utf-8")
-    f.write(SOURCE[0] + "\n" + text + "\n")
+    f.write(BASE + "\n" + text + "\n")
     f.close()
     return Path(f.name)
 
@@ -163,12 +167,12 @@ def test_attention_dp_rows_use_their_mapping_and_bad_ones_say_why(lib, tmp_path)
     from infersim.accuracy.plan import Skip, plan_row
 
     path = write(tmp_path, [line(id="A-1", num_chips="16", tp="8", ep="16", model="mixtral-8x7b") + ",2"],
-                 header=SOURCE[0] + ",attn_dp")
+                 header=BASE + ",attn_dp")
     # tp8 x attn_dp 2 = 16 chips, one replica; mixtral has 8 experts, so ep 16 is refused
     with pytest.raises(Skip, match="at most the 8 experts"):
         plan_row(lib, read_rows(path).table.iloc[0].to_dict())
     ok = write(tmp_path, [line(id="A-3", num_chips="16", tp="8", ep="8", model="mixtral-8x7b") + ",2"],
-               header=SOURCE[0] + ",attn_dp")
+               header=BASE + ",attn_dp")
     plan = plan_row(lib, read_rows(ok).table.iloc[0].to_dict())
     assert (plan.mapping.tp, plan.mapping.attn_dp, plan.mapping.ep, plan.mapping.replicas) == (8, 2, 8, 1)
     assert plan.mapping.label == "tp8 dp2 ep8"
@@ -182,7 +186,7 @@ def test_concurrency_and_disagg_rows_are_predicted(lib, tmp_path):
     from infersim.model.serving import ServingModel, closed_loop
     from infersim.specs.traffic import LengthDistribution
 
-    header = SOURCE[0] + ",concurrency,prefill_chips,decode_chips,prefill_tp,decode_tp"
+    header = BASE + ",concurrency,prefill_chips,decode_chips,prefill_tp,decode_tp"
     c1 = line(id="C-1", num_chips="8", tp="8", metric="tpot_ms", mode="concurrency", value="10") + ",64,,,,"
     d1 = line(id="D-1", num_chips="16", tp="", input_len="4096", output_len="512", metric="ttft_ms",
               mode="disagg", value="300") + ",128,8,8,2,8"
