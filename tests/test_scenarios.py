@@ -21,7 +21,7 @@ def test_pairwise_advantage(lib):
     spec = _spec(lib, "asic-tco-advantage", chips=["google-tpu-v7", "google-tpu-v6e"],
                  baseline_chips=["nvidia-h100-sxm", "nvidia-b200"], samples=2000,
                  views=["owner", "rental:gcp:3yr"], load_profiles=["flat", "azure-conversation-2024"],
-                 efficiency_variants=["own"])
+                 efficiency_variants=["own"], efficiency_uncertainty=False)
     r = run_scenario(lib, spec)
     h = r.tables["advantage"]
     assert np.allclose(h["advantage_central"], 1 - h["asic_usd_per_mtok"] / h["gpu_usd_per_mtok"])
@@ -195,3 +195,20 @@ def test_tiered_serving_meets_each_class_target_and_host_kv_saves_chips(lib):
     for name, row in h.iterrows():
         out = lib.traffic(lib.scenario("tiered-serving").classes[list(h.index).index(name)].traffic).output.mean_tokens
         assert row["usd_per_mtok"] == pytest.approx(row["usd_per_hour"] / (row["rate_per_s"] * out * 3600) * 1e6)
+
+
+@pytest.mark.jit_only
+def test_pairwise_advantage_draws_efficiencies_from_their_priors(lib):
+    """With the efficiency priors in the Monte Carlo, a chip of a family fitted on other chips (TPU v7)
+    has a wider $/M-token band than with the budget's ranges alone, the table says where each chip's
+    efficiencies come from, and the tornado lists them as inputs."""
+    base = dict(chips=["google-tpu-v7"], baseline_chips=["nvidia-h100-sxm"], samples=2000, views=["owner"],
+                load_profiles=["flat"], efficiency_variants=["own"])
+    fixed = run_scenario(lib, _spec(lib, "asic-tco-advantage", efficiency_uncertainty=False, **base))
+    drawn = run_scenario(lib, _spec(lib, "asic-tco-advantage", **base))
+    a, b = fixed.tables["advantage"].iloc[0], drawn.tables["advantage"].iloc[0]
+    assert b["advantage_p90"] - b["advantage_p10"] > a["advantage_p90"] - a["advantage_p10"]
+    assert (b["asic_efficiency_source"], b["gpu_efficiency_source"]) == ("family fit", "own rows")
+    assert a["advantage_central"] == pytest.approx(b["advantage_central"])
+    inputs = set(drawn.tables["drivers"]["input"])
+    assert "google-tpu-v7.efficiency (prior P10-P90 of cost)" in inputs
