@@ -73,11 +73,35 @@ def context_sum(past, new, window):
     return total
 
 
-def distinct_experts(n_experts, topk, tokens):
-    if n_experts <= 0:
-        return 0.0
-    p_untouched = (1 - topk / n_experts) ** tokens
-    return n_experts * (1 - p_untouched)
+def expected_max_of_normals(n):
+    """E[max of n standard normals], Blom's plotting position Phi^-1((n - 0.375) / (n + 0.25))."""
+    import statistics
+
+    return 0.0 if n <= 1 else statistics.NormalDist().inv_cdf((n - 0.375) / (n + 0.25))
+
+
+def busiest_rank(e, k, ep, redundant, skew, tokens):
+    """(expert slots on the busiest rank, its pairs over the mean rank's)."""
+    slots = e + redundant
+    per_rank = math.ceil(slots / ep - 1e-9)
+    pairs = tokens * k
+    if ep <= 1 or pairs <= 0:
+        return per_rank, 1.0
+    if skew <= 0:
+        share = 1 / ep
+    else:
+        w = [(i + 1) ** -skew for i in range(int(e))]
+        p = [x / sum(w) for x in w]
+        if redundant <= 0:   # the rank that holds the hottest expert, the rest of its slots average
+            share = max(p[0] + (per_rank - 1) * (1 - p[0]) / (e - 1), 1 / ep)
+        else:                # EPLB: each extra slot copies the expert with the most load per copy
+            copies = [1] * int(e)
+            for _ in range(int(redundant)):
+                i = max(range(int(e)), key=lambda j: p[j] / copies[j])
+                copies[i] += 1
+            share = max(max(p[j] / copies[j] for j in range(int(e))), 1 / ep)
+    busiest = pairs * share + math.sqrt(pairs * share * (1 - share)) * expected_max_of_normals(ep)
+    return per_rank, busiest / (pairs / ep)
 
 
 def busiest_group_seqs(n_seqs, attn_dp):
@@ -85,7 +109,7 @@ def busiest_group_seqs(n_seqs, attn_dp):
     return max(n_seqs / attn_dp, min(n_seqs, 1.0))
 
 
-def op_costs(a, n_seqs, new, past, decode, wb, kvb, ab, tp, attn_dp=1, ep=1):
+def op_costs(a, n_seqs, new, past, decode, wb, kvb, ab, tp, attn_dp=1, ep=1, redundant=0, skew=0.0):
     """Per-op (flops, bytes, count) per chip for one instance; dict keyed by op name.
 
     Everything but the routed experts runs on the busiest attention group (tp chips); the routed
@@ -121,10 +145,11 @@ def op_costs(a, n_seqs, new, past, decode, wb, kvb, ab, tp, attn_dp=1, ep=1):
         chips = tp * attn_dp                 # the routed experts of a stage are spread over these
         etp = chips / ep                     # chips one expert is split over
         tokens = n_seqs * new                # every token of the micro-batch reaches the experts
-        mine = distinct_experts(e, k, tokens) / ep
+        per_rank, load = busiest_rank(e, k, ep, redundant, skew, tokens)
+        pairs = tokens * k / ep * load                           # on the busiest rank
+        touched = per_rank * (1 - (1 - k / e) ** tokens)         # its slots any token reaches
         ops["moe_router"] = (2 * n * d * e, d * e * wb + n * d * ab, moe)
-        ops["moe_experts"] = (2 * tokens * k * pe / chips,
-                              mine * pe * wb / etp + tokens * k / ep * (2 * d + 3 * f / etp) * ab, moe)
+        ops["moe_experts"] = (2 * pairs * pe / etp, touched * pe * wb / etp + pairs * (2 * d + 3 * f / etp) * ab, moe)
         s = g(L.A_N_SHARED)
         if s > 0:
             ops["moe_shared_experts"] = (2 * n * s * pe / tp, s * pe * wb / tp + n * s * (2 * d + 3 * f / tp) * ab, moe)
@@ -163,12 +188,13 @@ def exchange_copies(a, tp, attn_dp, ep, domain, low_latency):
     return up, out
 
 
-def expert_exchange(a, c, tp, attn_dp, ep, group_tokens, decode, dispatch_bytes, act_bytes):
-    """(seconds, bytes per chip) of one MoE layer's dispatch + combine."""
+def expert_exchange(a, c, tp, attn_dp, ep, group_tokens, decode, dispatch_bytes, act_bytes, redundant=0, skew=0.0):
+    """(seconds, bytes per chip) of one MoE layer's dispatch + combine; the busiest receiver sets it."""
     up, out = exchange_copies(a, tp, attn_dp, ep, c[L.C_UP_DOMAIN], decode)
     if up + out <= 0:
         return 0.0, 0.0
-    elems = group_tokens / tp * a[L.A_HIDDEN]
+    _, load = busiest_rank(a[L.A_N_EXPERTS], a[L.A_TOPK], ep, redundant, skew, group_tokens * attn_dp)
+    elems = group_tokens / tp * a[L.A_HIDDEN] * load
     chips = tp * attn_dp
     g = min(chips, c[L.C_UP_DOMAIN])
     dims = c[L.C_UP_TORUS_DIMS]
@@ -186,18 +212,28 @@ def expert_exchange(a, c, tp, attn_dp, ep, group_tokens, decode, dispatch_bytes,
     return total, elems * (up + out) * ((dispatch_bytes or act_bytes) + act_bytes)
 
 
-def compute_time(a, c, n_seqs, new, past, decode, wb, kvb, ab, tp, attn_dp, ep):
+def compute_time(a, c, n_seqs, new, past, decode, wb, kvb, ab, tp, attn_dp, ep, redundant=0, skew=0.0):
     eff_c = c[L.C_EFF_DECODE] if decode else c[L.C_EFF_PREFILL]
     table = {}
-    for name, (f, b, cnt) in op_costs(a, n_seqs, new, past, decode, wb, kvb, ab, tp, attn_dp, ep).items():
-        t, bound = roofline(f, b, c[L.C_PEAK_FLOPS], c[L.C_MEM_BW], eff_c, c[L.C_EFF_MEM], c[L.C_OVERLAP_LOSS])
+    for name, (f, b, cnt) in op_costs(a, n_seqs, new, past, decode, wb, kvb, ab, tp, attn_dp, ep, redundant,
+                                      skew).items():
+        e_c = eff_c
+        if name == "moe_experts" and n_seqs * new > 0:   # each touched expert computes >= a tile of rows
+            _, load = busiest_rank(a[L.A_N_EXPERTS], a[L.A_TOPK], ep, redundant, skew, n_seqs * new)
+            pairs = n_seqs * new * a[L.A_TOPK] / ep * load
+            per_rank = math.ceil((a[L.A_N_EXPERTS] + redundant) / ep - 1e-9)
+            touched = per_rank * (1 - (1 - a[L.A_TOPK] / a[L.A_N_EXPERTS]) ** (n_seqs * new))
+            e_c *= pairs / max(pairs, touched * max(c[L.C_GEMM_ROW_TILE], 1.0))
+        t, bound = roofline(f, b, c[L.C_PEAK_FLOPS], c[L.C_MEM_BW], e_c, c[L.C_EFF_MEM], c[L.C_OVERLAP_LOSS])
         table[name] = (t, bound, cnt)
     return sum(t * cnt for t, _, cnt in table.values()), table
 
 
-def step_time(a, c, n_seqs, new, past, decode, wb, kvb, ab, tp, pp, ep, attn_dp=1, dispatch_bytes=0.0, tbo=0):
+def step_time(a, c, n_seqs, new, past, decode, wb, kvb, ab, tp, pp, ep, attn_dp=1, dispatch_bytes=0.0, tbo=0,
+              redundant=0, skew=0.0):
     """(total seconds, {op: (time per instance, bound, count)}) of one micro-batch through all stages."""
-    compute, table = compute_time(a, c, n_seqs, new, past, decode, wb, kvb, ab, tp, attn_dp, ep)
+    moe_opts = (redundant, skew)
+    compute, table = compute_time(a, c, n_seqs, new, past, decode, wb, kvb, ab, tp, attn_dp, ep, *moe_opts)
     n = busiest_group_seqs(n_seqs, attn_dp) * new
     msg = n * a[L.A_HIDDEN] * ab
     net = (c[L.C_UP_DOMAIN], c[L.C_UP_BW], c[L.C_UP_LAT_S], c[L.C_OUT_BW], c[L.C_OUT_LAT_S])
@@ -207,7 +243,7 @@ def step_time(a, c, n_seqs, new, past, decode, wb, kvb, ab, tp, pp, ep, attn_dp=
         cnt = a[L.A_N_LAYERS] + a[L.A_N_DENSE_LAYERS] + moe
         table["tp_allreduce"] = (allreduce(msg, tp, bw, lat, c[L.C_EFF_NET]), NETWORK, cnt)
     if attn_dp > 1 and moe > 0:
-        x, _ = expert_exchange(a, c, tp, attn_dp, ep, n, decode, dispatch_bytes, ab)
+        x, _ = expert_exchange(a, c, tp, attn_dp, ep, n, decode, dispatch_bytes, ab, *moe_opts)
         exposed = moe * x
         if tbo and (n_seqs >= 2 or new >= 2):  # two micro-batches, each exchanging under the other's compute
             if new >= 2:   # prefill: half of every prompt in each, the second attending to the first
@@ -216,8 +252,9 @@ def step_time(a, c, n_seqs, new, past, decode, wb, kvb, ab, tp, pp, ep, attn_dp=
             else:
                 halves = [(n_seqs / 2, new, past)] * 2
             x = [moe * expert_exchange(a, c, tp, attn_dp, ep, busiest_group_seqs(s_, attn_dp) * n_, decode,
-                                       dispatch_bytes, ab)[0] for s_, n_, _ in halves]
-            cs = [compute_time(a, c, s_, n_, p_, decode, wb, kvb, ab, tp, attn_dp, ep)[0] for s_, n_, p_ in halves]
+                                       dispatch_bytes, ab, *moe_opts)[0] for s_, n_, _ in halves]
+            cs = [compute_time(a, c, s_, n_, p_, decode, wb, kvb, ab, tp, attn_dp, ep, *moe_opts)[0]
+                  for s_, n_, p_ in halves]
             both = max(cs[0], x[1]) + max(cs[1], x[0])   # one's exchange under the other's compute
             if both < compute + exposed:
                 exposed = both - compute
@@ -237,16 +274,20 @@ def kv_bytes_per_seq(a, ctx, kvb):
     return sum(per_layer_tokens) * a[L.A_KV_ELEMS] * kvb
 
 
-def weights_per_chip(a, tp, pp, attn_dp, wb):
-    """Routed experts over the tp x attn_dp chips of a stage; every other weight over tp."""
+def weights_per_chip(a, tp, pp, attn_dp, wb, ep=1, redundant=0):
+    """A chip holds its EP rank's expert slots (ceil((E + redundant) / ep)) split over the rank's
+    tp x attn_dp / ep chips, and every other weight over tp."""
     routed = a[L.A_N_MOE_LAYERS] * a[L.A_N_EXPERTS] * a[L.A_EXPERT_PARAMS]
-    return ((a[L.A_TOTAL_PARAMS] - routed) / tp + routed / (tp * attn_dp)) * wb / pp
+    per_rank = math.ceil((a[L.A_N_EXPERTS] + redundant) / ep - 1e-9)
+    mine = a[L.A_N_MOE_LAYERS] * per_rank * a[L.A_EXPERT_PARAMS] / (tp * attn_dp / ep)
+    return ((a[L.A_TOTAL_PARAMS] - routed) / tp + mine) * wb / pp
 
 
-def evaluate(a, c, tp, pp, ep, batch, inp, outp, wb, kvb, ab, reps, chunk, attn_dp=1, dispatch_bytes=0.0, tbo=0):
+def evaluate(a, c, tp, pp, ep, batch, inp, outp, wb, kvb, ab, reps, chunk, attn_dp=1, dispatch_bytes=0.0, tbo=0,
+             redundant=0, skew=0.0):
     """dict of results for one configuration, following the model's definitions."""
     usable = c[L.C_MEM_BYTES] * c[L.C_USABLE_FRAC]
-    weights = weights_per_chip(a, tp, pp, attn_dp, wb)
+    weights = weights_per_chip(a, tp, pp, attn_dp, wb, ep, redundant)
     shard = min(tp, a[L.A_KV_SHARD_MAX])
     kv_seq = kv_bytes_per_seq(a, inp + outp, kvb) / (pp * shard)
     ffn = max(a[L.A_DENSE_FFN], a[L.A_TOPK] * a[L.A_EXPERT_FFN])
@@ -261,11 +302,12 @@ def evaluate(a, c, tp, pp, ep, batch, inp, outp, wb, kvb, ab, reps, chunk, attn_
     if not res["fits"]:
         return res
     # prefill: one prompt per attention group, together
-    t_pf, table_pf = step_time(a, c, attn_dp, inp, 0, False, wb, kvb, ab, tp, pp, ep, attn_dp, dispatch_bytes, tbo)
+    t_pf, table_pf = step_time(a, c, attn_dp, inp, 0, False, wb, kvb, ab, tp, pp, ep, attn_dp, dispatch_bytes, tbo,
+                               redundant, skew)
     hops = table_pf["pp_sendrecv"][0] * table_pf["pp_sendrecv"][2] if pp > 1 else 0.0
     micro = min(b, pp)
     t_dec, _ = step_time(a, c, b / micro, 1, inp + (outp - 1) / 2, True, wb, kvb, ab, tp, pp, ep, attn_dp,
-                         dispatch_bytes, tbo)
+                         dispatch_bytes, tbo, redundant, skew)
     tpot = t_dec + c[L.C_OVERHEAD_S]
     busy = ((t_pf - hops) / pp + c[L.C_PREFILL_OVERHEAD_S]) / attn_dp   # per prompt
     cycle = max(outp - 1, 0) * tpot + b * busy  # decode steps plus the prefills of the batch
@@ -408,7 +450,7 @@ def spatial_step(a, c, n_seqs, new, past, decode, wb, kvb, ab, tp, pp, ep, attn_
 def spatial_evaluate(a, c, tp, pp, ep, batch, inp, outp, wb, kvb, ab, reps, chunk, stream=0, attn_dp=1):
     """dict of results for one configuration on a spatial chip, from the model's definitions."""
     usable = c[L.C_MEM_BYTES] * c[L.C_USABLE_FRAC]
-    weights = weights_per_chip(a, tp, pp, attn_dp, wb)
+    weights = weights_per_chip(a, tp, pp, attn_dp, wb, ep)
     kv_seq = kv_bytes_per_seq(a, inp + outp, kvb) / (pp * min(tp, a[L.A_KV_SHARD_MAX]))
     per_tok = (4 * a[L.A_HIDDEN] + 3 * max(a[L.A_DENSE_FFN], a[L.A_TOPK] * a[L.A_EXPERT_FFN]) / tp) * ab
     max_chunk = max(1, min(inp if chunk <= 0 else min(chunk, inp), math.floor(0.10 * usable / per_tok)))

@@ -107,15 +107,33 @@ def test_decode_flops_per_token_is_twice_active_params(lib, model):
     # A decode token multiplies every active weight once: 2 FLOP (multiply + add) per weight.
     # The input embedding is a lookup (no FLOPs), so it is left out of the parameter count;
     # attention-core FLOPs depend on context and are excluded (context 0 here: tiny anyway).
+    # 4096 sequences decode together, so every expert gets at least a whole 16-row GEMM tile
+    # (4096 x k / E >= 32 for these models) and the executed FLOPs are the useful ones.
     spec_arch = lib.architecture(model)
     a = pack_architecture(spec_arch)
     flops, nbytes, count = np.zeros(L.N_OPS), np.zeros(L.N_OPS), np.zeros(L.N_OPS)
-    op_costs_nb(a, _dep(w_bytes=1.0, kv_bytes=1.0), 1.0, 1.0, 0.0, True, flops, nbytes, count)
+    seqs = 4096.0
+    op_costs_nb(a, _dep(w_bytes=1.0, kv_bytes=1.0), seqs, 1.0, 0.0, True, flops, nbytes, count)
     linear = [L.OP_QKV, L.OP_O_PROJ, L.OP_MLP, L.OP_ROUTER, L.OP_EXPERTS, L.OP_SHARED_EXPERTS, L.OP_LM_HEAD]
-    per_token = sum(flops[i] * count[i] for i in linear)
+    per_token = sum(flops[i] * count[i] for i in linear) / seqs
     active = spec_arch.active_params(count_input_embedding=False)
     norms = spec_arch.n_layers * 2 * spec_arch.hidden + spec_arch.hidden  # norm weights: no matmul
     assert per_token == pytest.approx(2 * (active - norms), rel=1e-3)
+
+
+def test_a_lone_decode_token_pays_a_whole_tile_per_expert(lib):
+    # Mixtral-8x7B on an H100 (bf16), one decode token, top-2 of 8 experts: the 2 experts each compute
+    # 16 rows (a GPU's smallest matrix instruction) for 1 useful: a grouped-GEMM efficiency of 1 / 16;
+    # a TPU's systolic array streams rows one by one: 1.
+    from infersim.kernels.operators import grouped_gemm_efficiency_nb
+    from infersim.model.packing import pack_chip
+
+    a = pack_architecture(lib.architecture("mixtral-8x7b"))
+    gpu, tpu = pack_chip(lib.chip("nvidia-h100-sxm"), "bf16"), pack_chip(lib.chip("google-tpu-v6e"), "bf16")
+    assert grouped_gemm_efficiency_nb(a, _dep(), 1.0, gpu[L.C_GEMM_ROW_TILE]) == pytest.approx(1 / 16, rel=1e-12)
+    assert grouped_gemm_efficiency_nb(a, _dep(), 1.0, tpu[L.C_GEMM_ROW_TILE]) == 1.0
+    # 256 tokens: 64 per expert on average, more than a tile: no idle rows
+    assert grouped_gemm_efficiency_nb(a, _dep(), 256.0, gpu[L.C_GEMM_ROW_TILE]) == 1.0
 
 
 def test_tiny_model_operator_costs_by_hand():

@@ -84,12 +84,28 @@ def test_context_sum_matches_brute_force():
         assert _close(ops.context_sum_nb(past, new, window), naive.context_sum(past, new, window))
 
 
-def test_distinct_experts_matches_naive():
+def test_expert_load_matches_naive():
+    import statistics
+
+    from infersim.kernels import expert_load as EL
+
+    for p in (1e-6, 0.01, 0.3, 0.5, 0.97, 0.999999):
+        assert EL.normal_quantile_nb(p) == pytest.approx(statistics.NormalDist().inv_cdf(p), rel=1e-11)
     for _ in range(300):
-        e = float(RNG.integers(1, 300))
-        k = float(RNG.integers(1, int(e) + 1))
-        n = float(RNG.integers(1, 5000))
-        assert _close(ops.distinct_experts_nb(e, k, n), naive.distinct_experts(e, k, n))
+        e = float(RNG.choice([8, 64, 128, 256]))
+        k = float(RNG.choice([1, 2, 8]))
+        ep = float(RNG.choice([1, 2, 8, 32, 72, 144]))
+        ep = min(ep, e)
+        redundant = float(RNG.choice([0, 0, 8, 32]))
+        skew = float(RNG.choice([0.0, 0.0, 0.5, 1.2]))
+        tokens = float(RNG.integers(0, 20000))
+        dep = np.zeros(L.D_FIELDS)
+        dep[L.D_EP], dep[L.D_REDUNDANT_EXPERTS], dep[L.D_ROUTING_SKEW] = ep, redundant, skew
+        a = np.zeros(L.A_FIELDS)
+        a[L.A_N_EXPERTS], a[L.A_TOPK] = e, k
+        got = EL.busiest_rank_load_nb(a, dep, tokens)
+        want = naive.busiest_rank(e, k, ep, redundant, skew, tokens)
+        assert got[0] == want[0] and got[1] == pytest.approx(want[1], rel=1e-9)
 
 
 def _dep(tp, pp, attn_dp, ep, wb, kvb, ab, dispatch=0.0, tbo=0.0):
@@ -122,13 +138,17 @@ def test_op_costs_and_step_match_naive(lib, model):
         moe = a[L.A_N_MOE_LAYERS] > 0
         attn_dp = float(RNG.choice([1, 2, 4, 16])) if moe else 1.0
         ep = float(RNG.choice([1.0, tp * attn_dp, attn_dp])) if moe else 1.0
+        ep = min(ep, a[L.A_N_EXPERTS]) if moe else 1.0
         dispatch, tbo = float(RNG.choice([0.0, 1.03125, 0.5625])), float(RNG.integers(0, 2))
+        redundant = float(RNG.choice([0, 16])) if moe and ep > 1 else 0.0
+        skew = float(RNG.choice([0.0, 0.8])) if moe else 0.0
         dep = _dep(tp, pp, attn_dp, ep, wb, kvb, ab, dispatch, tbo)
+        dep[L.D_REDUNDANT_EXPERTS], dep[L.D_ROUTING_SKEW] = redundant, skew
         c = chip.copy()
         c[L.C_UP_TORUS_DIMS] = RNG.choice([0, 2, 3])
         c[L.C_UP_DOMAIN] = RNG.choice([8, 72, 256])
         ops.op_costs_nb(a, dep, n_seqs, new, past, decode, flops, nbytes, count)
-        twin = naive.op_costs(a, n_seqs, new, past, decode, wb, kvb, ab, tp, attn_dp, ep)
+        twin = naive.op_costs(a, n_seqs, new, past, decode, wb, kvb, ab, tp, attn_dp, ep, redundant, skew)
         for i, name in enumerate(L.OP_NAMES):
             if name in twin:
                 f, b, cnt = twin[name]
@@ -137,7 +157,7 @@ def test_op_costs_and_step_match_naive(lib, model):
                 assert count[i] == 0, name
         total = step_time_nb(a, c, dep, n_seqs, new, past, decode, flops, nbytes, count, times, bounds, bt)
         total2, table = naive.step_time(a, c, n_seqs, new, past, decode, wb, kvb, ab, tp, pp, ep, attn_dp, dispatch,
-                                        tbo)
+                                        tbo, redundant, skew)
         assert _close(total, total2)
         for i, name in enumerate(L.OP_NAMES):
             if name in table:
@@ -167,6 +187,8 @@ def test_evaluate_matches_naive(lib, model):
         row[L.K_EP] = RNG.choice([1, row[L.K_TP] * row[L.K_ATTN_DP]]) if moe else 1
         row[L.K_DISPATCH_BYTES] = RNG.choice([0.0, 1.03125])
         row[L.K_TBO] = RNG.integers(0, 2)
+        row[L.K_REDUNDANT_EXPERTS] = RNG.choice([0, 32]) if moe and row[L.K_EP] > 1 else 0
+        row[L.K_ROUTING_SKEW] = RNG.choice([0.0, 0.6]) if moe else 0.0
         row[L.K_BATCH] = RNG.choice([0, 1, 7, 64, 300])
         row[L.K_INPUT_LEN] = RNG.integers(1, 8000)
         row[L.K_OUTPUT_LEN] = RNG.integers(1, 2000)
@@ -185,7 +207,7 @@ def test_evaluate_matches_naive(lib, model):
         twin = naive.evaluate(arch, c, row[L.K_TP], row[L.K_PP], row[L.K_EP], row[L.K_BATCH], row[L.K_INPUT_LEN],
                               row[L.K_OUTPUT_LEN], row[L.K_W_BYTES], row[L.K_KV_BYTES], row[L.K_ACT_BYTES],
                               row[L.K_REPLICAS], row[L.K_PREFILL_CHUNK], row[L.K_ATTN_DP], row[L.K_DISPATCH_BYTES],
-                              row[L.K_TBO])
+                              row[L.K_TBO], row[L.K_REDUNDANT_EXPERTS], row[L.K_ROUTING_SKEW])
         assert r[L.R_MAX_BATCH] == twin["max_batch"]
         assert (r[L.R_FITS] == 1.0) == twin["fits"]
         if twin["fits"]:

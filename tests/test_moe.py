@@ -1,5 +1,10 @@
-"""Mixture-of-experts serving: expert parallelism against the fabric it runs over."""
+"""Mixture-of-experts serving: expert parallelism against the fabric it runs over, expert load."""
 
+import numpy as np
+import pytest
+
+from infersim.kernels import layout as L
+from infersim.kernels.expert_load import busiest_rank_load_nb
 from infersim.analysis.expert_scaling import ep_scaling, scaleout_crossover_bw, with_scaleout_bw
 from infersim.model.configuration import Workload, resolve_precision
 
@@ -43,3 +48,32 @@ def test_the_exchange_grows_when_it_leaves_the_domain(lib):
     t = ep_scaling(chip, arch, p, WORKLOAD, PER_GPU, (8, 16)).set_index("ep")
     assert not t.loc[8, "spans_domains"] and t.loc[16, "spans_domains"]
     assert t.loc[16, "exchange_share"] > t.loc[8, "exchange_share"]
+
+
+def _load(ep, tokens, redundant=0.0, skew=0.0, experts=256.0, k=8.0):
+    a, dep = np.zeros(L.A_FIELDS), np.zeros(L.D_FIELDS)
+    a[L.A_N_EXPERTS], a[L.A_TOPK] = experts, k
+    dep[L.D_EP], dep[L.D_REDUNDANT_EXPERTS], dep[L.D_ROUTING_SKEW] = ep, redundant, skew
+    return busiest_rank_load_nb(a, dep, tokens)
+
+
+def test_the_busiest_expert_rank_by_hand():
+    # uniform routing, EP2, 1000 tokens x top-8 = 8000 pairs: each rank's count is binomial(8000, 1/2),
+    # sd sqrt(8000 / 4) = 44.72; the larger of two normals sits 1/sqrt(pi) = 0.5642 sd above the mean
+    # (Blom's plotting position gives Phi^-1(1.625 / 2.25) = 0.5895): 4000 + 0.5895 x 44.72 = 4026.4
+    slots, load = _load(2.0, 1000.0)
+    assert slots == 128 and load == pytest.approx(4026.36 / 4000, rel=1e-4)
+
+
+def test_expert_load_imbalance_grows_with_ep_and_shrinks_with_the_batch():
+    assert _load(8.0, 4096.0)[1] < _load(64.0, 4096.0)[1] < _load(144.0, 4096.0)[1]
+    assert _load(64.0, 65536.0)[1] < _load(64.0, 4096.0)[1]
+    assert _load(1.0, 100.0)[1] == 1.0            # one rank holds every expert
+
+
+def test_redundant_experts_take_the_load_off_a_hot_expert():
+    # Zipf-skewed routing (exponent 1): the hottest of 256 experts draws 16 % of the pairs, 42x the
+    # mean; on 64 ranks the rank holding it is the busiest. 32 redundant copies (EPLB) split it.
+    plain = _load(64.0, 65536.0, skew=1.0)
+    eplb = _load(64.0, 65536.0, redundant=32.0, skew=1.0)
+    assert eplb[1] < plain[1] and eplb[0] == 5 and plain[0] == 4   # 288 / 64 = 4.5 -> 5 slots on the busiest

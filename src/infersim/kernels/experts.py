@@ -19,6 +19,7 @@ from numba import njit
 
 from .collectives import exchange_time_nb, torus_hops_nb
 from .config import JIT, JIT_LEAF
+from .expert_load import busiest_rank_load_nb
 from .layout import (
     A_HIDDEN, A_N_EXPERTS, A_N_MOE_LAYERS, A_TOPK, C_EFF_NET, C_OUT_BW, C_OUT_LAT_S, C_UP_BW, C_UP_DOMAIN, C_UP_LAT_S,
     C_UP_TORUS_DIMS, D_ACT_BYTES, D_DISPATCH_BYTES,
@@ -79,7 +80,10 @@ def expert_exchange_nb(arch, chip, dep, group_tokens, is_decode):
     up_copies, out_copies = exchange_copies_nb(arch, dep, domain, is_decode)
     if up_copies + out_copies <= 0.0:
         return 0.0, 0.0
-    sent = group_tokens / tp * arch[A_HIDDEN]      # elements of this chip's share of its group's tokens
+    # elements of this chip's share of its group's tokens, times the busiest rank's load: the busiest
+    # receiver takes (and in the combine sends back) that much more than the mean
+    per_rank, load = busiest_rank_load_nb(arch, dep, group_tokens * attn_dp)
+    sent = group_tokens / tp * arch[A_HIDDEN] * load
     dispatch_b = dep[D_DISPATCH_BYTES] if dep[D_DISPATCH_BYTES] > 0.0 else dep[D_ACT_BYTES]
     combine_b = dep[D_ACT_BYTES]
     up_bw = chip[C_UP_BW] / torus_hops_nb(min(moe_chips, domain), chip[C_UP_TORUS_DIMS])

@@ -57,7 +57,8 @@ C_SP_LINK_BW = 21           # bytes/s of one PE-to-PE link, per direction
 C_SP_MAX_GROUPS = 22        # most layer regions one chip may be split into (pipelined inside the chip)
 C_SP_STREAM_BW = 23         # bytes/s of the capacity tier weights can stream from (MemoryX, DDR, LPDDR); 0: none
 C_UP_TORUS_DIMS = 24        # dimensions of a torus scale-up fabric (0: switched or fully connected)
-C_FIELDS = 25
+C_GEMM_ROW_TILE = 25        # fewest rows (tokens) a matrix instruction computes at once (0 reads as 1)
+C_FIELDS = 26
 
 # ---- deployment row: how one replica is split over its chips and run ------------------------
 # A replica has D_TP x D_ATTN_DP x D_PP chips. Attention, dense layers, shared experts, the router,
@@ -74,7 +75,9 @@ D_ACT_BYTES = 6             # bytes per activation element
 D_DISPATCH_BYTES = 7        # bytes per element of a token's hidden state sent to its experts (0: D_ACT_BYTES)
 D_TBO = 8                   # 1: the engine splits a batch in two micro-batches so one's expert exchange
                             # runs under the other's compute (two-batch overlap) when that is faster
-D_FIELDS = 9
+D_REDUNDANT_EXPERTS = 9     # extra routed-expert slots per MoE layer holding copies of hot experts (EPLB)
+D_ROUTING_SKEW = 10         # Zipf exponent of the experts' popularity (0: every expert equally likely)
+D_FIELDS = 11
 
 # ---- one configuration to evaluate --------------------------------------------------------
 K_CHIP = 0                  # row in the chip matrix
@@ -94,6 +97,8 @@ K_KV_BYTES = K_DEPLOY + D_KV_BYTES
 K_ACT_BYTES = K_DEPLOY + D_ACT_BYTES
 K_DISPATCH_BYTES = K_DEPLOY + D_DISPATCH_BYTES
 K_TBO = K_DEPLOY + D_TBO
+K_REDUNDANT_EXPERTS = K_DEPLOY + D_REDUNDANT_EXPERTS
+K_ROUTING_SKEW = K_DEPLOY + D_ROUTING_SKEW
 K_FIELDS = K_DEPLOY + D_FIELDS
 
 # ---- results of one configuration --------------------------------------------------------

@@ -6,10 +6,10 @@ from numba import njit
 
 from .config import JIT
 from .layout import (
-    C_EFF_DECODE, C_EFF_MEM, C_EFF_PREFILL, C_MEM_BW, C_OVERLAP_LOSS, C_PEAK_FLOPS, C_SPATIAL, N_OPS, OP_EP_ALLTOALL,
+    C_EFF_DECODE, C_EFF_MEM, C_EFF_PREFILL, C_GEMM_ROW_TILE, C_MEM_BW, C_OVERLAP_LOSS, C_PEAK_FLOPS, C_SPATIAL, N_OPS, OP_EP_ALLTOALL, OP_EXPERTS,
     OP_PP_SENDRECV, OP_TP_ALLREDUCE,
 )
-from .operators import op_costs_nb
+from .operators import grouped_gemm_efficiency_nb, op_costs_nb, routed_weight_bytes_nb
 from .roofline import overlap_time_nb
 from .spatial_step import spatial_step_time_nb
 from .step import step_time_nb
@@ -22,9 +22,10 @@ def mixed_step_time_nb(arch, chip, dep, n_decode, past_decode, prefill_tokens, p
     `past_prefill` tokens (in one attention group: a request lives in one).
 
     Per operator: FLOPs add (decode ones at the decode efficiency, prefill ones at the prefill
-    efficiency); bytes add, with the weights counted once. Routed-expert weights of the two parts
-    are counted separately (a slight overcount of the distinct experts touched). Collectives
-    carry the tokens of both parts. No per-step overhead (the caller adds it)."""
+    efficiency); bytes add, with the weights counted once: for the routed experts, the slots the
+    decode and prompt tokens touch together (a prompt chunk usually touches every expert, so a
+    mixed iteration reads each expert once, not once per part). Collectives carry the tokens of
+    both parts. No per-step overhead (the caller adds it)."""
     if chip[C_SPATIAL] > 0.0:
         return spatial_mixed_step_time_nb(arch, chip, dep, n_decode, past_decode, prefill_tokens, past_prefill,
                                           scratch)
@@ -41,8 +42,15 @@ def mixed_step_time_nb(arch, chip, dep, n_decode, past_decode, prefill_tokens, p
         count = max(cd[op], cp[op])
         if count <= 0.0:
             continue
-        t_compute = fd[op] / (peak * chip[C_EFF_DECODE]) + fp[op] / (peak * chip[C_EFF_PREFILL])
-        t_memory = (bd[op] + bp[op] - w0[op]) / bw
+        eff_d, eff_p = chip[C_EFF_DECODE], chip[C_EFF_PREFILL]
+        shared = w0[op]                   # weights read once for both parts
+        if op == OP_EXPERTS:              # routed experts: the slots either part touches, once
+            shared = (routed_weight_bytes_nb(arch, dep, n_decode) + routed_weight_bytes_nb(arch, dep, prefill_tokens)
+                      - routed_weight_bytes_nb(arch, dep, n_decode + prefill_tokens))
+            eff_d *= grouped_gemm_efficiency_nb(arch, dep, n_decode, chip[C_GEMM_ROW_TILE])
+            eff_p *= grouped_gemm_efficiency_nb(arch, dep, prefill_tokens, chip[C_GEMM_ROW_TILE])
+        t_compute = fd[op] / (peak * eff_d) + fp[op] / (peak * eff_p)
+        t_memory = (bd[op] + bp[op] - shared) / bw
         total += count * overlap_time_nb(t_compute, t_memory, chip[C_OVERLAP_LOSS])
     # collectives move the activations of every token in the iteration
     times, bounds, bound_time = scratch[9], np.zeros(N_OPS, dtype=np.int64), scratch[10]

@@ -13,6 +13,7 @@ for ONE instance (one layer) on one chip; `count` says how many instances the wh
 from numba import njit
 
 from .config import JIT, JIT_LEAF
+from .expert_load import busiest_rank_load_nb, expert_slots_nb
 from .layout import (
     A_ATT_DIM_DECODE, A_ATT_DIM_PREFILL, A_DENSE_FFN, A_DENSE_MLP_PARAMS, A_EXPERT_FFN, A_EXPERT_PARAMS, A_HIDDEN,
     A_KV_ELEMS, A_KV_SHARD_MAX, A_N_DENSE_LAYERS, A_N_EXPERTS, A_N_LAYERS, A_N_MOE_LAYERS, A_N_SHARED,
@@ -26,6 +27,7 @@ from .layout import (
 NORM_PASSES = 8.0
 NORM_FLOPS_PER_ELEM = 12.0
 LOGIT_BYTES = 4.0  # logits are written in fp32
+
 
 
 @njit(**JIT)
@@ -61,12 +63,37 @@ def group_seqs_nb(n_seqs, attn_dp):
 
 
 @njit(**JIT)
-def distinct_experts_nb(n_experts, topk, tokens):
-    """Expected number of distinct experts touched by `tokens` tokens, each routed to `topk`
-    of `n_experts` uniformly: E * (1 - (1 - k/E)^tokens)."""
-    if n_experts <= 0.0:
+def busiest_rank_pairs_nb(arch, dep, tokens):
+    """(token-expert pairs the busiest EP rank computes, its expert slots that get any token) when
+    `tokens` tokens are routed: each slot is picked by a token with probability k / E."""
+    ep = max(dep[D_EP], 1.0)
+    per_rank, load = busiest_rank_load_nb(arch, dep, tokens)
+    touched = per_rank * (1.0 - (1.0 - arch[A_TOPK] / arch[A_N_EXPERTS]) ** tokens)
+    return tokens * arch[A_TOPK] / ep * load, touched
+
+
+@njit(**JIT)
+def grouped_gemm_efficiency_nb(arch, dep, tokens, row_tile):
+    """Useful share of a grouped (MoE) GEMM's rows on the busiest rank: every expert that gets any
+    token computes at least `row_tile` rows (a GPU's m16 instruction), so an expert with 3 tokens
+    runs at 3 / 16 of its FLOP rate. 1 when each expert gets a tile's worth or more."""
+    if arch[A_N_MOE_LAYERS] <= 0.0 or tokens <= 0.0:
+        return 1.0
+    pairs, touched = busiest_rank_pairs_nb(arch, dep, tokens)
+    return pairs / max(pairs, touched * max(row_tile, 1.0))
+
+
+@njit(**JIT)
+def routed_weight_bytes_nb(arch, dep, tokens):
+    """Bytes of routed-expert weights one chip reads per MoE layer when `tokens` tokens are routed:
+    the busiest rank's slots that get any token (each expert is picked by a token with probability
+    k / E), split over expert_tp chips."""
+    if arch[A_N_MOE_LAYERS] <= 0.0:
         return 0.0
-    return n_experts * (1.0 - (1.0 - topk / n_experts) ** tokens)
+    tp, attn_dp, ep, moe_chips, expert_tp = split_nb(dep)
+    slots, per_rank = expert_slots_nb(arch, dep)
+    touched = per_rank * (1.0 - (1.0 - arch[A_TOPK] / arch[A_N_EXPERTS]) ** tokens)
+    return touched * arch[A_EXPERT_PARAMS] * dep[D_W_BYTES] / expert_tp
 
 
 @njit(**JIT_LEAF)
@@ -137,22 +164,22 @@ def op_costs_nb(arch, dep, n_seqs, new_tokens, past_tokens, is_decode, flops, nb
                           + n * (2.0 * d + 3.0 * arch[A_DENSE_FFN] / tp) * act_bytes)
 
     # mixture of experts: router and shared experts follow the attention split; the routed experts
-    # take every token of the micro-batch (all attention groups), each EP rank holding E / ep
-    # experts split over expert_tp chips; the distinct experts touched grow with the tokens
+    # take every token of the micro-batch (all attention groups), each EP rank holding its expert
+    # slots split over expert_tp chips; the busiest rank (expert_load.py) sets the time; the slots
+    # it reads grow with the tokens (its grouped GEMM's tile efficiency: grouped_gemm_efficiency_nb)
     moe = arch[A_N_MOE_LAYERS]
     if moe > 0.0:
         e = arch[A_N_EXPERTS]
-        k = arch[A_TOPK]
         f = arch[A_EXPERT_FFN]
         count[OP_ROUTER] = moe
         flops[OP_ROUTER] = 2.0 * n * d * e
         nbytes[OP_ROUTER] = d * e * w_bytes + n * d * act_bytes
         tokens = n_seqs * new_tokens                                  # the whole micro-batch
-        touched = distinct_experts_nb(e, k, tokens) / ep               # of this rank's E / ep experts
+        pairs, _ = busiest_rank_pairs_nb(arch, dep, tokens)
         count[OP_EXPERTS] = moe
-        flops[OP_EXPERTS] = 2.0 * tokens * k * arch[A_EXPERT_PARAMS] / moe_chips
-        nbytes[OP_EXPERTS] = (touched * arch[A_EXPERT_PARAMS] * w_bytes / expert_tp
-                              + tokens * k / ep * (2.0 * d + 3.0 * f / expert_tp) * act_bytes)
+        flops[OP_EXPERTS] = 2.0 * pairs * arch[A_EXPERT_PARAMS] / expert_tp
+        nbytes[OP_EXPERTS] = (routed_weight_bytes_nb(arch, dep, tokens)
+                              + pairs * (2.0 * d + 3.0 * f / expert_tp) * act_bytes)
         s = arch[A_N_SHARED]
         if s > 0.0:
             count[OP_SHARED_EXPERTS] = moe
@@ -196,9 +223,11 @@ def routed_expert_params_nb(arch):
 
 @njit(**JIT)
 def weight_bytes_per_chip_nb(arch, dep):
-    """Weight bytes one chip holds: the routed experts spread over the tp x attn_dp chips of its
-    stage, everything else (attention, dense and shared layers, router, embeddings) over its tp."""
+    """Weight bytes one chip holds: its EP rank's expert slots (ceil(slots / ep), redundant copies
+    included) split over expert_tp chips, everything else (attention, dense and shared layers,
+    router, embeddings) over its tp."""
     tp, attn_dp, ep, moe_chips, expert_tp = split_nb(dep)
-    routed = routed_expert_params_nb(arch)
-    return ((arch[A_TOTAL_PARAMS] - routed) / tp + routed / moe_chips) * dep[D_W_BYTES] / max(dep[D_PP], 1.0)
+    slots, per_rank = expert_slots_nb(arch, dep)
+    mine = arch[A_N_MOE_LAYERS] * per_rank * arch[A_EXPERT_PARAMS] / expert_tp    # the busiest rank's slots
+    return ((arch[A_TOTAL_PARAMS] - routed_expert_params_nb(arch)) / tp + mine) * dep[D_W_BYTES] / max(dep[D_PP], 1.0)
 

@@ -13,15 +13,15 @@ from .collectives import allreduce_time_nb, link_for_group_nb, p2p_time_nb
 from .config import JIT, JIT_LEAF, JIT_PARALLEL
 from .layout import (
     A_DENSE_FFN, A_EXPERT_FFN, A_HIDDEN, A_KV_SHARD_MAX, A_N_DENSE_LAYERS, A_N_LAYERS, A_N_MOE_LAYERS, A_TOPK, A_VOCAB,
-    BOUND_NETWORK, C_EFF_DECODE, C_EFF_MEM, C_EFF_NET, C_EFF_PREFILL, C_MEM_BW, C_MEM_BYTES, C_OUT_BW, C_OUT_LAT_S,
+    BOUND_NETWORK, C_EFF_DECODE, C_EFF_MEM, C_EFF_NET, C_EFF_PREFILL, C_GEMM_ROW_TILE, C_MEM_BW, C_MEM_BYTES, C_OUT_BW, C_OUT_LAT_S,
     C_OVERHEAD_S, C_OVERLAP_LOSS, C_PEAK_FLOPS, C_PREFILL_OVERHEAD_S, C_SPATIAL, C_UP_BW, C_UP_DOMAIN, C_UP_LAT_S,
     C_USABLE_FRAC, D_ACT_BYTES, D_KV_BYTES, D_PP, D_TBO, K_BATCH, K_CHIP, K_DEPLOY, K_FIELDS, K_INPUT_LEN, K_MODEL, K_OUTPUT_LEN,
-    K_PREFILL_CHUNK, K_REPLICAS, N_OPS, OP_EP_ALLTOALL, OP_PP_SENDRECV, OP_TP_ALLREDUCE, R_BATCH, R_CHIPS,
+    K_PREFILL_CHUNK, K_REPLICAS, N_OPS, OP_EP_ALLTOALL, OP_EXPERTS, OP_PP_SENDRECV, OP_TP_ALLREDUCE, R_BATCH, R_CHIPS,
     R_DECODE_BOUND, R_FIELDS, R_FITS, R_KV_BYTES_CHIP, R_MAX_BATCH, R_MEM_USED_FRAC, R_PREFILL_BOUND, R_PREFILL_SHARE,
     R_REPLICA_TOK_S, R_SYSTEM_TOK_S, R_TPOT_S, R_TTFT_S, R_USER_TOK_S, R_WEIGHT_BYTES_CHIP,
 )
 from .experts import expert_exchange_nb
-from .operators import group_seqs_nb, kv_bytes_per_seq_nb, op_costs_nb, split_nb, weight_bytes_per_chip_nb
+from .operators import group_seqs_nb, grouped_gemm_efficiency_nb, kv_bytes_per_seq_nb, op_costs_nb, split_nb, weight_bytes_per_chip_nb
 from .roofline import roofline_time_nb
 from .spatial_step import spatial_decode_phase_nb, spatial_prefill_phase_nb, spatial_step_time_nb
 
@@ -35,8 +35,9 @@ ACT_MEMORY_SHARE_MAX = 0.10
 @njit(**JIT_LEAF)
 def compute_ops_nb(arch, chip, dep, n_seqs, new_tokens, past_tokens, is_decode, flops, nbytes, count, times, bounds,
                    bound_time):
-    """Seconds of the compute operators of one micro-batch (roofline per op, count x time summed);
-    fills the per-op arrays and sets bound_time to the sums per bound class."""
+    """Seconds of the compute operators of one micro-batch (roofline per op, count x time summed; the
+    routed experts at their grouped GEMM's tile efficiency); fills the per-op arrays and sets
+    bound_time to the sums per bound class."""
     op_costs_nb(arch, dep, n_seqs, new_tokens, past_tokens, is_decode, flops, nbytes, count)
     eff_c = chip[C_EFF_DECODE] if is_decode else chip[C_EFF_PREFILL]
     for b in range(3):
@@ -46,7 +47,10 @@ def compute_ops_nb(arch, chip, dep, n_seqs, new_tokens, past_tokens, is_decode, 
         times[op] = 0.0
         bounds[op] = 0
         if count[op] > 0.0:
-            t, b = roofline_time_nb(flops[op], nbytes[op], chip[C_PEAK_FLOPS], chip[C_MEM_BW], eff_c, chip[C_EFF_MEM],
+            e_c = eff_c
+            if op == OP_EXPERTS:   # experts with fewer tokens than a tile compute idle rows
+                e_c *= grouped_gemm_efficiency_nb(arch, dep, n_seqs * new_tokens, chip[C_GEMM_ROW_TILE])
+            t, b = roofline_time_nb(flops[op], nbytes[op], chip[C_PEAK_FLOPS], chip[C_MEM_BW], e_c, chip[C_EFF_MEM],
                                     chip[C_OVERLAP_LOSS])
             times[op] = t
             bounds[op] = b

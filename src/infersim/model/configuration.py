@@ -63,6 +63,7 @@ class Mapping:
     ep: int = 1
     replicas: int = 1
     attn_dp: int = 1
+    redundant_experts: int = 0    # extra expert slots per MoE layer holding copies of hot experts (EPLB)
 
     @property
     def chips_per_replica(self) -> int:
@@ -80,14 +81,15 @@ class Mapping:
     @property
     def label(self) -> str:
         """The mapping in the engines' vocabulary: `tp8 dp8 ep64` (attention TP8 in 8 attention-DP
-        groups, experts over all 64 chips), `tp1 pp2`; `x3` for three independent replicas."""
+        groups, experts over all 64 chips), `tp1 pp2`; `x3` for three independent replicas; `ep144+32`
+        for 32 redundant expert slots (EPLB)."""
         parts = [f"tp{self.tp}"]
         if self.pp > 1:
             parts.append(f"pp{self.pp}")
         if self.attn_dp > 1:
             parts.append(f"dp{self.attn_dp}")
         if self.ep > 1:
-            parts.append(f"ep{self.ep}")
+            parts.append(f"ep{self.ep}" + (f"+{self.redundant_experts}" if self.redundant_experts else ""))
         if self.replicas > 1:
             parts.append(f"x{self.replicas}")
         return " ".join(parts)
@@ -98,12 +100,15 @@ class Workload:
     input_len: int
     output_len: int
     prefill_chunk: int = DEFAULT_PREFILL_CHUNK_TOKENS
+    routing_skew: float = 0.0      # Zipf exponent of how the traffic's tokens favour some experts (0: uniform)
 
     def __post_init__(self) -> None:
         if self.input_len < 1 or self.output_len < 1:
             raise InfersimError(
                 f"input and output lengths must be at least 1 token (got {self.input_len}, {self.output_len})"
             )
+        if not 0.0 <= self.routing_skew <= 4.0:
+            raise InfersimError(f"routing skew must be between 0 (uniform) and 4, got {self.routing_skew}")
 
 
 def check_context(arch: Architecture, input_len: float, output_len: float, allow: bool = False,
@@ -131,6 +136,9 @@ def check_mapping(chip: ChipSpec, arch: Architecture, m: Mapping) -> None:
         raise InfersimError(f"pp={m.pp} exceeds the {arch.n_layers} layers of {arch.id}: use pp <= {arch.n_layers}")
     if m.ep > 1 and not arch.is_moe:
         raise InfersimError(f"ep={m.ep} but {arch.id} has no experts: use ep = 1")
+    if m.redundant_experts and (not arch.is_moe or m.ep < 2 or m.redundant_experts < 0):
+        raise InfersimError(f"redundant_experts={m.redundant_experts} needs expert parallelism over ranks (ep >= 2) "
+                            f"of a mixture-of-experts model and a count >= 0: drop it or raise ep")
     if m.attn_dp > 1 and not arch.is_moe:
         raise InfersimError(f"attn_dp={m.attn_dp} but {arch.id} has no experts, so attention groups would be "
                             f"independent replicas: use replicas = {m.attn_dp * m.replicas} and attn_dp = 1")
@@ -159,10 +167,11 @@ def dispatch_bytes(precision: Precision) -> float:
     return dtypes.ACTIVATION_BYTES
 
 
-def deployment_row(precision: Precision, mapping: Mapping, two_batch_overlap: bool = True) -> np.ndarray:
-    """The D_* row the kernels read: how one replica is split, its data sizes, and whether the engine
-    may overlap the expert exchange of one half-batch with the other's compute (DeepSeek's and
-    SGLang's attention-DP deployments do)."""
+def deployment_row(precision: Precision, mapping: Mapping, two_batch_overlap: bool = True,
+                   routing_skew: float = 0.0) -> np.ndarray:
+    """The D_* row the kernels read: how one replica is split (expert slots included), its data
+    sizes, whether the engine may overlap the expert exchange of one half-batch with the other's
+    compute (DeepSeek's and SGLang's attention-DP deployments do), and the routing skew."""
     row = np.zeros(L.D_FIELDS)
     row[L.D_TP] = mapping.tp
     row[L.D_PP] = mapping.pp
@@ -173,6 +182,8 @@ def deployment_row(precision: Precision, mapping: Mapping, two_batch_overlap: bo
     row[L.D_ACT_BYTES] = dtypes.ACTIVATION_BYTES
     row[L.D_DISPATCH_BYTES] = dispatch_bytes(precision)
     row[L.D_TBO] = 1.0 if two_batch_overlap else 0.0
+    row[L.D_REDUNDANT_EXPERTS] = mapping.redundant_experts
+    row[L.D_ROUTING_SKEW] = routing_skew
     return row
 
 
@@ -186,5 +197,5 @@ def config_row(chip_idx: int, model_idx: int, precision: Precision, mapping: Map
     row[L.K_OUTPUT_LEN] = workload.output_len
     row[L.K_REPLICAS] = mapping.replicas
     row[L.K_PREFILL_CHUNK] = workload.prefill_chunk
-    row[L.K_DEPLOY:L.K_FIELDS] = deployment_row(precision, mapping)
+    row[L.K_DEPLOY:L.K_FIELDS] = deployment_row(precision, mapping, routing_skew=workload.routing_skew)
     return row

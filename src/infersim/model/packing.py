@@ -53,6 +53,13 @@ def pack_architecture(a: Architecture) -> np.ndarray:
     return row
 
 
+# Assumption: a GPU's tensor cores compute at least 16 rows (tokens) per instruction: NVIDIA's mma
+# m16 shape and AMD's 16x16 MFMA, the smallest block M of fused-MoE kernels (vLLM's tuned fused_moe
+# configs use BLOCK_SIZE_M 16 for small batches). Systolic arrays (TPU, Trainium), dataflow chips and
+# CPUs stream rows one at a time: 1. It sets the rows a grouped (MoE) GEMM computes per expert.
+GPU_GEMM_ROW_TILE = 16.0
+
+
 def pack_chip(chip: ChipSpec, compute_dtype: str) -> np.ndarray:
     """One C_* row for a chip computing in `compute_dtype` (the caller checked it exists)."""
     row = np.zeros(L.C_FIELDS)
@@ -90,6 +97,7 @@ def pack_chip(chip: ChipSpec, compute_dtype: str) -> np.ndarray:
         row[L.C_SP_MAX_GROUPS] = sp.max_regions_per_chip
         row[L.C_SP_STREAM_BW] = chip.memory.host.bandwidth_bytes_per_s if sp.weight_streaming else 0.0
     row[L.C_UP_TORUS_DIMS] = net.scaleup_torus_dimensions
+    row[L.C_GEMM_ROW_TILE] = GPU_GEMM_ROW_TILE if chip.kind == "gpu" else 1.0
     return row
 
 
