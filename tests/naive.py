@@ -301,15 +301,28 @@ def evaluate(a, c, tp, pp, ep, batch, inp, outp, wb, kvb, ab, reps, chunk, attn_
     res = {"max_batch": max_batch, "fits": 1 <= b <= max_batch}
     if not res["fits"]:
         return res
-    # prefill: one prompt per attention group, together
-    t_pf, table_pf = step_time(a, c, attn_dp, inp, 0, False, wb, kvb, ab, tp, pp, ep, attn_dp, dispatch_bytes, tbo,
-                               redundant, skew)
-    hops = table_pf["pp_sendrecv"][0] * table_pf["pp_sendrecv"][2] if pp > 1 else 0.0
+    moe_opts = (attn_dp, dispatch_bytes, tbo, redundant, skew)
+
+    def prefill(prompts):
+        """(seconds, stage-send seconds): `prompts` prompts per attention group, chunked by the budget."""
+        if chunk <= 0 or prompts * inp <= chunk:
+            t, table = step_time(a, c, prompts * attn_dp, inp, 0, False, wb, kvb, ab, tp, pp, ep, *moe_opts)
+            return t, (table["pp_sendrecv"][0] * table["pp_sendrecv"][2] if pp > 1 else 0.0)
+        t_all = hops_all = 0.0
+        for start in range(0, int(inp), int(chunk)):          # budget-sized pieces, the last one shorter
+            t, table = step_time(a, c, attn_dp, min(chunk, inp - start), start, False, wb, kvb, ab, tp, pp, ep,
+                                 *moe_opts)
+            t_all += t
+            hops_all += table["pp_sendrecv"][0] * table["pp_sendrecv"][2] if pp > 1 else 0.0
+        return t_all, hops_all
+
+    t_pf, _ = prefill(1)                                   # TTFT: one prompt per group
+    batched = max(1, math.floor(chunk / inp)) if chunk > 0 else 1   # prompts per group the budget holds
+    t_batch, hops = prefill(batched)
     micro = min(b, pp)
-    t_dec, _ = step_time(a, c, b / micro, 1, inp + (outp - 1) / 2, True, wb, kvb, ab, tp, pp, ep, attn_dp,
-                         dispatch_bytes, tbo, redundant, skew)
+    t_dec, _ = step_time(a, c, b / micro, 1, inp + (outp - 1) / 2, True, wb, kvb, ab, tp, pp, ep, *moe_opts)
     tpot = t_dec + c[L.C_OVERHEAD_S]
-    busy = ((t_pf - hops) / pp + c[L.C_PREFILL_OVERHEAD_S]) / attn_dp   # per prompt
+    busy = ((t_batch - hops) / pp + c[L.C_PREFILL_OVERHEAD_S]) / (attn_dp * batched)   # per prompt
     cycle = max(outp - 1, 0) * tpot + b * busy  # decode steps plus the prefills of the batch
     replica = b * outp / cycle
     res.update(batch=b, ttft_s=t_pf + c[L.C_PREFILL_OVERHEAD_S], tpot_s=tpot, system_tok_s=replica * reps,

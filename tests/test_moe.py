@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
+from infersim.analysis.expert_scaling import ep_scaling, scaleout_crossover_bw, with_scaleout_bw
 from infersim.kernels import layout as L
 from infersim.kernels.expert_load import busiest_rank_load_nb
-from infersim.analysis.expert_scaling import ep_scaling, scaleout_crossover_bw, with_scaleout_bw
 from infersim.model.configuration import Workload, resolve_precision
 
 # DeepSeek-R1 fp8 weights and KV, 2000-token prompts, 1000 output tokens, 64 sequences per GPU
@@ -77,3 +77,58 @@ def test_redundant_experts_take_the_load_off_a_hot_expert():
     plain = _load(64.0, 65536.0, skew=1.0)
     eplb = _load(64.0, 65536.0, redundant=32.0, skew=1.0)
     assert eplb[1] < plain[1] and eplb[0] == 5 and plain[0] == 4   # 288 / 64 = 4.5 -> 5 slots on the busiest
+
+
+def _deepseek_on_h200(lib, arrivals, mapping=None):
+    from infersim.model.configuration import Mapping
+    from infersim.model.serving import ServingModel
+    from infersim.specs.traffic import LengthDistribution
+
+    chip, arch = lib.chip("nvidia-h200-sxm"), lib.architecture("deepseek-r1")
+    return ServingModel(chip, arch, resolve_precision(chip, "fp8", "fp8"), mapping or Mapping(tp=8),
+                        LengthDistribution(mean_tokens=1024), LengthDistribution(mean_tokens=8192),
+                        prompt_arrivals=arrivals)
+
+
+def test_whole_prompts_leave_most_iterations_decode_only(lib):
+    # 64 sequences decoding 8192 tokens each: 64 / 8192 = 0.0078 prompts arrive per iteration. Whole
+    # prompts: e^-0.0078 of the iterations only decode, one in ~128 carries a 1024-token prompt, so
+    # the mean is T(64, 0) + 0.0078 x (T(64, 1024) - T(64, 0)) + O(lambda^2). Spread: every
+    # iteration carries 8 prompt tokens, and with them the experts those 8 tokens touch.
+    whole, spread = _deepseek_on_h200(lib, "whole"), _deepseek_on_h200(lib, "spread")
+    t0, t1 = whole.iteration_s(64.0, 0.0), whole.iteration_s(64.0, 1024.0)
+    lam = 64.0 / 8192.0
+    mean = whole.mean_iteration_s(64.0, 64.0 * 1024.0 / 8192.0)
+    assert mean == pytest.approx(t0 + lam * (t1 - t0), rel=2e-3)
+    assert mean < spread.mean_iteration_s(64.0, 8.0) == spread.iteration_s(64.0, 8.0)
+
+
+def test_many_prompts_per_iteration_are_the_spread_model(lib):
+    whole, spread = _deepseek_on_h200(lib, "whole"), _deepseek_on_h200(lib, "spread")
+    assert whole.mean_iteration_s(256.0, 10 * 1024.0) == spread.mean_iteration_s(256.0, 10 * 1024.0)
+
+
+def test_a_mixed_iteration_reads_each_expert_once(lib):
+    # 64 decoding sequences and a 1024-token prompt chunk: the chunk touches every expert, so the
+    # mixed iteration reads the routed experts once; apart, the decode step reads 222 of 256 and the
+    # prefill all 256 again
+    m = _deepseek_on_h200(lib, "whole")
+    mixed = m.iteration_s(64.0, 1024.0) - m.overhead
+    apart = (m.iteration_s(64.0, 0.0) - m.overhead) + (m.iteration_s(0.0, 1024.0) - m.overhead)
+    assert mixed < apart
+
+
+def test_prompts_are_prefilled_in_batches_up_to_the_token_budget(lib):
+    # Llama-3.1-70B fp8 on 4 H100s, 1024-token prompts: with an 8192-token budget 8 prompts share each
+    # prefill pass (one read of the weights), so a prompt keeps the replica busy for less than alone;
+    # TTFT (one prompt, no queue) does not depend on the budget
+    from infersim.model.configuration import Mapping, Workload
+    from infersim.model.evaluate import evaluate
+
+    chip, arch = lib.chip("nvidia-h100-sxm"), lib.architecture("llama-3.1-70b")
+    p = resolve_precision(chip, "fp8", "fp8")
+    alone = evaluate(chip, arch, p, Mapping(tp=4), Workload(1024, 256, prefill_chunk=1024), batch=64)
+    batched = evaluate(chip, arch, p, Mapping(tp=4), Workload(1024, 256, prefill_chunk=8192), batch=64)
+    assert batched.ttft_s == pytest.approx(alone.ttft_s, rel=1e-12)
+    assert batched.prefill_time_share < alone.prefill_time_share
+    assert batched.system_tokens_per_s > alone.system_tokens_per_s

@@ -34,12 +34,12 @@ def test_mixed_iteration_reduces_to_the_step_model(lib):
     dep = np.zeros(L.D_FIELDS)
     dep[[L.D_TP, L.D_PP, L.D_ATTN_DP, L.D_EP, L.D_W_BYTES, L.D_KV_BYTES, L.D_ACT_BYTES]] = 4.0, 1.0, 1.0, 1.0, 1.0, 1.0, 2.0
     # a pure prefill iteration is the prefill step; a pure decode one the decode step
-    assert mixed_step_time_nb(a, c, dep, 0.0, 0.0, 1024.0, 0.0, s) == pytest.approx(
+    assert mixed_step_time_nb(a, c, dep, 0.0, 0.0, 1024.0, 0.0, 1.0, s) == pytest.approx(
         step_time_nb(a, c, dep, 1.0, 1024.0, 0.0, False, f, b, cnt, t, bounds, bt), rel=1e-12)
-    assert mixed_step_time_nb(a, c, dep, 64.0, 1000.0, 0.0, 0.0, s) == pytest.approx(
+    assert mixed_step_time_nb(a, c, dep, 64.0, 1000.0, 0.0, 0.0, 1.0, s) == pytest.approx(
         step_time_nb(a, c, dep, 64.0, 1.0, 1000.0, True, f, b, cnt, t, bounds, bt), rel=1e-4)
     # mixing shares the weight read: cheaper than the two steps run apart
-    both = mixed_step_time_nb(a, c, dep, 64.0, 1000.0, 512.0, 0.0, s)
+    both = mixed_step_time_nb(a, c, dep, 64.0, 1000.0, 512.0, 0.0, 1.0, s)
     apart = (step_time_nb(a, c, dep, 64.0, 1.0, 1000.0, True, f, b, cnt, t, bounds, bt)
              + step_time_nb(a, c, dep, 1.0, 512.0, 0.0, False, f, b, cnt, t, bounds, bt))
     assert both < apart

@@ -30,7 +30,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
     if chip.spatial is not None:
         _explain_spatial(chip, arch, precision, workload, best)
     tables_by_phase = []
-    for phase, label in (("prefill", f"prefill of one {workload.input_len}-token prompt"),
+    per_group = " in each of its attention groups" if best.mapping.attn_dp > 1 else ""
+    for phase, label in (("prefill", f"prefill of one {workload.input_len}-token prompt{per_group}"),
                          ("decode", f"decode step at batch {best.batch}")):
         table = operator_table(chip, arch, precision, best.mapping, workload, best.batch, phase)
         print(f"\n{label}: bound by {best.prefill_bound if phase == 'prefill' else best.decode_bound}")

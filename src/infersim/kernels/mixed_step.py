@@ -16,10 +16,11 @@ from .step import step_time_nb
 
 
 @njit(**JIT)
-def mixed_step_time_nb(arch, chip, dep, n_decode, past_decode, prefill_tokens, past_prefill, scratch):
+def mixed_step_time_nb(arch, chip, dep, n_decode, past_decode, prefill_tokens, past_prefill, prefill_seqs, scratch):
     """Seconds for one iteration (all stages) of a replica split as `dep` with `n_decode` sequences
-    decoding at context `past_decode` and `prefill_tokens` prompt tokens of one request after
-    `past_prefill` tokens (in one attention group: a request lives in one).
+    decoding at context `past_decode` and `prefill_tokens` prompt tokens of `prefill_seqs` requests
+    (>= 1; equal shares, each after `past_prefill` tokens). A request lives in one attention group:
+    the busiest group takes its share of the requests, at least one.
 
     Per operator: FLOPs add (decode ones at the decode efficiency, prefill ones at the prefill
     efficiency); bytes add, with the weights counted once: for the routed experts, the slots the
@@ -28,12 +29,13 @@ def mixed_step_time_nb(arch, chip, dep, n_decode, past_decode, prefill_tokens, p
     both parts. No per-step overhead (the caller adds it)."""
     if chip[C_SPATIAL] > 0.0:
         return spatial_mixed_step_time_nb(arch, chip, dep, n_decode, past_decode, prefill_tokens, past_prefill,
-                                          scratch)
+                                          prefill_seqs, scratch)
     fd, bd, cd = scratch[0], scratch[1], scratch[2]
     fp, bp, cp = scratch[3], scratch[4], scratch[5]
     f0, w0, c0 = scratch[6], scratch[7], scratch[8]
     op_costs_nb(arch, dep, n_decode, 1.0, past_decode, True, fd, bd, cd)
-    op_costs_nb(arch, dep, 1.0, prefill_tokens, past_prefill, False, fp, bp, cp)
+    seqs = max(prefill_seqs, 1.0)
+    op_costs_nb(arch, dep, seqs, prefill_tokens / seqs, past_prefill, False, fp, bp, cp)
     op_costs_nb(arch, dep, 0.0, 0.0, 0.0, True, f0, w0, c0)  # weights only
     peak = chip[C_PEAK_FLOPS]
     bw = chip[C_MEM_BW] * chip[C_EFF_MEM]
@@ -62,7 +64,8 @@ def mixed_step_time_nb(arch, chip, dep, n_decode, past_decode, prefill_tokens, p
 
 
 @njit(**JIT)
-def spatial_mixed_step_time_nb(arch, chip, dep, n_decode, past_decode, prefill_tokens, past_prefill, scratch):
+def spatial_mixed_step_time_nb(arch, chip, dep, n_decode, past_decode, prefill_tokens, past_prefill, prefill_seqs,
+                               scratch):
     """A mixed iteration on a spatial chip: the decode pass and the prompt chunk's pass one after
     the other through the regions (each reads its own share of the resident weights)."""
     bounds = np.zeros(N_OPS, dtype=np.int64)
@@ -71,7 +74,8 @@ def spatial_mixed_step_time_nb(arch, chip, dep, n_decode, past_decode, prefill_t
         total += spatial_step_time_nb(arch, chip, dep, n_decode, 1.0, past_decode, True, scratch[0], scratch[1],
                                       scratch[2], scratch[3], bounds, scratch[10])
     if prefill_tokens > 0.0:
-        total += spatial_step_time_nb(arch, chip, dep, 1.0, prefill_tokens, past_prefill, False, scratch[0],
+        seqs = max(prefill_seqs, 1.0)
+        total += spatial_step_time_nb(arch, chip, dep, seqs, prefill_tokens / seqs, past_prefill, False, scratch[0],
                                       scratch[1], scratch[2], scratch[3], bounds, scratch[10])
     return total
 

@@ -15,7 +15,7 @@ from .layout import (
     A_DENSE_FFN, A_EXPERT_FFN, A_HIDDEN, A_KV_SHARD_MAX, A_N_DENSE_LAYERS, A_N_LAYERS, A_N_MOE_LAYERS, A_TOPK, A_VOCAB,
     BOUND_NETWORK, C_EFF_DECODE, C_EFF_MEM, C_EFF_NET, C_EFF_PREFILL, C_GEMM_ROW_TILE, C_MEM_BW, C_MEM_BYTES, C_OUT_BW, C_OUT_LAT_S,
     C_OVERHEAD_S, C_OVERLAP_LOSS, C_PEAK_FLOPS, C_PREFILL_OVERHEAD_S, C_SPATIAL, C_UP_BW, C_UP_DOMAIN, C_UP_LAT_S,
-    C_USABLE_FRAC, D_ACT_BYTES, D_KV_BYTES, D_PP, D_TBO, K_BATCH, K_CHIP, K_DEPLOY, K_FIELDS, K_INPUT_LEN, K_MODEL, K_OUTPUT_LEN,
+    C_USABLE_FRAC, D_ACT_BYTES, D_ATTN_DP, D_KV_BYTES, D_PP, D_TBO, K_BATCH, K_CHIP, K_DEPLOY, K_FIELDS, K_INPUT_LEN, K_MODEL, K_OUTPUT_LEN,
     K_PREFILL_CHUNK, K_REPLICAS, N_OPS, OP_EP_ALLTOALL, OP_EXPERTS, OP_PP_SENDRECV, OP_TP_ALLREDUCE, R_BATCH, R_CHIPS,
     R_DECODE_BOUND, R_FIELDS, R_FITS, R_KV_BYTES_CHIP, R_MAX_BATCH, R_MEM_USED_FRAC, R_PREFILL_BOUND, R_PREFILL_SHARE,
     R_REPLICA_TOK_S, R_SYSTEM_TOK_S, R_TPOT_S, R_TTFT_S, R_USER_TOK_S, R_WEIGHT_BYTES_CHIP,
@@ -181,20 +181,51 @@ def capacity_nb(arch, chip, cfg):
 
 
 @njit(**JIT_LEAF)
+def prefill_pass_nb(arch, chip, dep, prompts, input_len, budget, flops, nbytes, count, times, bounds, bound_time):
+    """(seconds through all stages, of which stage-to-stage sends) to prefill `prompts` prompts of
+    `input_len` tokens in every attention group together, in chunks of at most `budget` tokens per
+    group (0: no limit); a prompt longer than the budget goes in budget-sized chunks (the last one
+    shorter), each attending to the ones before it."""
+    attn_dp = max(dep[D_ATTN_DP], 1.0)
+    if budget <= 0.0 or prompts * input_len <= budget:
+        t = step_time_nb(arch, chip, dep, prompts * attn_dp, input_len, 0.0, False, flops, nbytes, count, times,
+                         bounds, bound_time)
+        return t, count[OP_PP_SENDRECV] * times[OP_PP_SENDRECV]
+    total = 0.0
+    hops = 0.0
+    done = 0.0
+    while done < input_len:
+        new = min(budget, input_len - done)
+        total += step_time_nb(arch, chip, dep, attn_dp, new, done, False, flops, nbytes, count, times, bounds,
+                              bound_time)
+        hops += count[OP_PP_SENDRECV] * times[OP_PP_SENDRECV]
+        done += new
+    return total, hops
+
+
+@njit(**JIT_LEAF)
 def prefill_phase_nb(arch, chip, cfg, flops, nbytes, count, times, bounds, bound_time):
-    """(ttft_s, busy_s, bound): one prompt of cfg[K_INPUT_LEN] tokens in each attention group,
-    prefilled together. TTFT without queueing, and the time per prompt the replica is kept busy
-    (pipeline stages and attention groups work on different prompts). Spatial chips: kernels/spatial_step.py."""
+    """(ttft_s, busy_s, bound). TTFT without queueing: one prompt of cfg[K_INPUT_LEN] tokens in each
+    attention group (chunked by the token budget cfg[K_PREFILL_CHUNK] when longer). Busy: the time
+    per prompt the replica is kept busy when it prefills as engines do, prompts batched up to the
+    token budget per attention group (pipeline stages and attention groups work on different
+    prompts). The bound is the TTFT pass's. Spatial chips: kernels/spatial_step.py."""
     if chip[C_SPATIAL] > 0.0:
         return spatial_prefill_phase_nb(arch, chip, cfg, flops, nbytes, count, times, bounds, bound_time)
     dep = cfg[K_DEPLOY:K_FIELDS]
-    tp, attn_dp, ep, moe_chips, expert_tp = split_nb(dep)
+    attn_dp = max(dep[D_ATTN_DP], 1.0)
     pp = max(dep[D_PP], 1.0)
-    t_pf = step_time_nb(arch, chip, dep, attn_dp, cfg[K_INPUT_LEN], 0.0, False, flops, nbytes, count, times, bounds,
-                        bound_time)
-    hops = count[OP_PP_SENDRECV] * times[OP_PP_SENDRECV]
+    inp = cfg[K_INPUT_LEN]
+    budget = cfg[K_PREFILL_CHUNK]
+    prompts = max(1.0, np.floor(budget / inp)) if budget > 0.0 else 1.0
+    if prompts > 1.0:
+        t_batch, hops_batch = prefill_pass_nb(arch, chip, dep, prompts, inp, budget, flops, nbytes, count, times,
+                                              bounds, bound_time)
+    t_pf, hops = prefill_pass_nb(arch, chip, dep, 1.0, inp, budget, flops, nbytes, count, times, bounds, bound_time)
+    if prompts <= 1.0:
+        t_batch, hops_batch = t_pf, hops
     ttft = t_pf + chip[C_PREFILL_OVERHEAD_S]
-    busy = ((t_pf - hops) / pp + chip[C_PREFILL_OVERHEAD_S]) / attn_dp
+    busy = ((t_batch - hops_batch) / pp + chip[C_PREFILL_OVERHEAD_S]) / (attn_dp * prompts)
     return ttft, busy, dominant_bound_nb(bound_time)
 
 

@@ -77,8 +77,10 @@ def operator_table(chip: ChipSpec, arch: Architecture, precision: Precision, map
                    workload: Workload, batch: int, phase: str) -> pd.DataFrame:
     """Per-operator FLOPs, bytes, time and bound of one step on one chip.
 
-    phase 'prefill': one request of input_len tokens; 'decode': one token for each of `batch`
-    sequences at the average decode context. Times are for the whole model (count x per-layer)."""
+    phase 'prefill': one request of input_len tokens in each attention group (the TTFT pass; a
+    prompt longer than the token budget shows its first chunk); 'decode': one token for each of
+    `batch` sequences at the average decode context. Times are for the whole model (count x
+    per-layer)."""
     if phase not in ("prefill", "decode"):
         raise InfersimError(f"phase must be 'prefill' or 'decode', got '{phase}'")
     check_mapping(chip, arch, mapping)
@@ -92,8 +94,10 @@ def operator_table(chip: ChipSpec, arch: Architecture, precision: Precision, map
         micro = min(batch, mapping.pp)
         seqs, new, past = batch / micro, 1.0, workload.input_len + (workload.output_len - 1) / 2.0
     else:
-        seqs, new, past = 1.0, float(workload.input_len), 0.0
-    total = step_time_nb(a, c, deployment_row(precision, mapping), seqs, new, past, decode,
+        first = workload.input_len if workload.prefill_chunk <= 0 else min(workload.input_len, workload.prefill_chunk)
+        seqs, new, past = float(mapping.attn_dp), float(first), 0.0
+    total = step_time_nb(a, c, deployment_row(precision, mapping, routing_skew=workload.routing_skew), seqs, new,
+                         past, decode,
                          flops, nbytes, count, times, bounds, bound_time)
     rows = []
     for op in range(L.N_OPS):
@@ -130,7 +134,7 @@ def static_batch(chip: ChipSpec, arch: Architecture, precision: Precision, mappi
     c = packed_chip(chip, precision.compute_dtype)[0]
     scratch = [np.zeros(L.N_OPS) for _ in range(4)]
     bounds, bound_time = np.zeros(L.N_OPS, dtype=np.int64), np.zeros(3)
-    dep = deployment_row(precision, mapping)
+    dep = deployment_row(precision, mapping, routing_skew=workload.routing_skew)
     micro = min(batch, mapping.pp)
     # prefill: micro-batches of prompts flow through the stages; the last one leaves after
     # (stages + micro-batches - 1) stage times

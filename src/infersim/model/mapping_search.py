@@ -157,13 +157,14 @@ def chip_counts(chip: ChipSpec, need: int, num_chips: int | None, moe: bool = Fa
 
 
 def candidate_mappings(chip: ChipSpec, arch: Architecture, n: int, need: int) -> list[Mapping]:
-    """Mappings of n chips that may hold the model (tp x pp x attn_dp >= need), pruned as the module says."""
+    """Mappings of all n chips (replicas of tp x pp x attn_dp chips, >= need, dividing n) that may hold
+    the model, pruned as the module says."""
     out = []
     for tp in tp_candidates(chip, arch):
         for attn_dp, ep in _moe_splits(arch, tp, n):
             top_pp = arch.n_layers if attn_dp == 1 else MAX_ATTN_DP_PP
             for pp in range(1, min(top_pp, n // (tp * attn_dp)) + 1):
-                if tp * pp * attn_dp < need:  # cannot hold the model
+                if tp * pp * attn_dp < need or n % (tp * pp * attn_dp):  # cannot hold the model, or leaves chips idle
                     continue
                 out.append(Mapping(tp=tp, pp=pp, ep=ep, replicas=n // (tp * pp * attn_dp), attn_dp=attn_dp))
     return out

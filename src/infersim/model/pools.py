@@ -187,7 +187,10 @@ class DisaggDeployment:
         ttft, tpot, running = self._state(x)
         inside = held(x)
         wait, limit = 0.0, ""
+        at_prefill_capacity = not self.prefill.at_rate(x * 1.001).stable
         if concurrency - inside > 1e-6 * concurrency:     # at a pool's capacity: the rest wait their turn
             wait = (concurrency - inside) / x
-            limit = "prefill pool" if not self.prefill.at_rate(x * 1.001).stable else "decode pool"
+            limit = "prefill pool" if at_prefill_capacity else "decode pool"
+        elif at_prefill_capacity:                         # its own queue holds the rest
+            limit = "prefill pool"
         return DisaggResult(x, x * self.o_mean, ttft + wait, tpot, self.transfer_s, wait, running, limit)

@@ -31,6 +31,10 @@ from .evaluate import evaluate
 from .packing import pack_architecture, pack_chip
 
 DEFAULT_TOKEN_BUDGET = 8192   # tokens per iteration (TensorRT-LLM max_num_tokens / vLLM max_num_batched_tokens)
+PROMPT_ARRIVALS = ("whole", "spread")
+# above this many prompts per iteration the Poisson count of arriving prompts is within about a third
+# of its mean and the mean iteration is that of the mean prompt tokens (mean_iteration_s)
+SPREAD_ABOVE_PROMPTS = 8.0
 Z99 = NormalDist().inv_cdf(0.99)  # standard normal 99th percentile (2.3263)
 
 
@@ -74,11 +78,20 @@ class ServingModel:
     def __init__(self, chip: ChipSpec, arch: Architecture, precision: Precision, mapping: Mapping,
                  inputs: LengthDistribution, outputs: LengthDistribution, token_budget: int = DEFAULT_TOKEN_BUDGET,
                  max_running: int | None = None, prefix_tokens: float = 0.0, prefix_load_s: float = 0.0,
-                 dispatch_window_s: float = 0.0):
+                 dispatch_window_s: float = 0.0, prompt_arrivals: str = "whole", routing_skew: float = 0.0):
         """prefix_tokens: a context every request already has (e.g. an agent's history) whose KV
         cache is loaded, not computed, taking prefix_load_s; it holds KV memory and is attended to.
         dispatch_window_s: a front end that gathers arrivals for this long and hands each gathering
-        to one replica in turn (0: every request goes straight to a replica)."""
+        to one replica in turn (0: every request goes straight to a replica).
+        prompt_arrivals: how a kept-full engine (saturated, closed loop) meets its replacement
+        prompts: 'whole' (as engines do: a whole prompt, chunked by the token budget, in the
+        iteration after its predecessor finishes; see mean_iteration_s) or 'spread' (the mean
+        number of prompt tokens in every iteration; the model before it knew better).
+        token_budget is per attention group (engines with attention DP schedule each group).
+        routing_skew: Zipf exponent of the experts' popularity (mixture-of-experts models)."""
+        if prompt_arrivals not in PROMPT_ARRIVALS:
+            raise InfersimError(f"prompt arrivals '{prompt_arrivals}' is not one of {', '.join(PROMPT_ARRIVALS)}")
+        self.prompt_arrivals = prompt_arrivals
         if token_budget < 2:
             raise InfersimError(f"token budget per iteration must be >= 2, got {token_budget}")
         if dispatch_window_s < 0:
@@ -86,11 +99,11 @@ class ServingModel:
         self.dispatch_window_s = float(dispatch_window_s)
         self.chip, self.mapping, self.inputs, self.outputs = chip, mapping, inputs, outputs
         self.prefix, self.prefix_load_s = float(prefix_tokens), float(prefix_load_s)
-        self.budget = float(token_budget)
+        self.budget = float(token_budget) * mapping.attn_dp
         self.pp = float(mapping.pp)
         self._a = pack_architecture(arch)
         self._c = pack_chip(chip, precision.compute_dtype)
-        self._dep = deployment_row(precision, mapping)
+        self._dep = deployment_row(precision, mapping, routing_skew=routing_skew)
         self._scratch = new_scratch()
         from .configuration import Workload
         # Paged KV cache: a running sequence holds its prompt and the tokens generated so far. Ages
@@ -111,9 +124,47 @@ class ServingModel:
         return self._micro_batch_s(running / self.pp, prefill_tokens / self.pp)
 
     def _micro_batch_s(self, decoding: float, prefill_tokens: float) -> float:
+        """One micro-batch; its prompt tokens are whole prompts of the mean length (at least one),
+        which the engine spreads over its attention groups."""
         past = self.prefix + self.inputs.mean_tokens + self.outputs.mean_tokens / 2.0
+        prompts = max(prefill_tokens / max(self.inputs.mean_tokens, 1.0), 1.0)
         return self.overhead + mixed_step_time_nb(self._a, self._c, self._dep, decoding, past, prefill_tokens,
-                                                  self.prefix, self._scratch)
+                                                  self.prefix, prompts, self._scratch)
+
+    def mean_iteration_s(self, running: float, prompt_tokens: float) -> float:
+        """Mean seconds of the iterations of an engine whose `running` sequences decode while, on
+        average, `prompt_tokens` prompt tokens per iteration come in to replace finished ones. Engines
+        take a new request's prompt whole (chunked by the token budget) in the next iteration, not
+        spread thinly over every one: the prompts arriving in an iteration are a Poisson count of
+        mean lambda = prompt_tokens / I (I the mean prompt), k of them taking floor(kI / cap) full
+        iterations and one with the rest, cap = pp x the budget; the other iterations only decode.
+        For a long-output workload lambda << 1: most iterations read only the experts the decode
+        tokens touch. With prompt_arrivals 'spread', or lambda above SPREAD_ABOVE_PROMPTS (where the
+        two agree within a few per cent), every iteration carries the mean."""
+        size = self.inputs.mean_tokens
+        if self.prompt_arrivals == "spread" or prompt_tokens <= 0.0 or size <= 0.0:
+            return self.iteration_s(running, prompt_tokens)
+        lam = prompt_tokens / size
+        if lam >= SPREAD_ABOVE_PROMPTS:
+            return self.iteration_s(running, prompt_tokens)
+        cap = self.pp * self.budget
+        t0 = self.iteration_s(running, 0.0)
+        full = None
+        mean = t0
+        p_k = math.exp(-lam)
+        for k in range(1, int(lam + 10.0 * math.sqrt(lam) + 10.0) + 1):   # the tail beyond: < 1e-15
+            p_k *= lam / k
+            tokens = k * size
+            n_full = math.floor(tokens / cap)
+            rest = tokens - n_full * cap
+            extra = 0.0
+            if n_full:
+                full = self.iteration_s(running, cap) - t0 if full is None else full
+                extra += n_full * full
+            if rest > 0.0:
+                extra += self.iteration_s(running, rest) - t0
+            mean += p_k * extra
+        return mean
 
     def load_elasticity(self, running: float, prompt_tokens: float, t: float, h: float = 1e-3) -> float:
         """d ln T / d ln B around an iteration of `running` sequences and `prompt_tokens` prompt
@@ -230,13 +281,13 @@ class ServingModel:
         return ServingResult(rate, False, reason, inf, inf, inf, inf, inf, inf, inf, inf, inf)
 
     def saturated(self) -> tuple[float, float]:
-        """The engine kept full, as in an offline run: (running sequences, iteration s). Each
-        iteration takes the prompts of the sequences that replace the finished ones, running x I / O
-        tokens; running is the cap (memory or the runtime's) or where those prompts fill the token
-        budget, whichever is lower."""
+        """The engine kept full, as in an offline run: (running sequences, mean iteration s).
+        running x I / O prompt tokens per iteration replace the finished sequences, as whole prompts
+        (mean_iteration_s); running is the cap (memory or the runtime's) or where those prompts fill
+        the token budget, whichever is lower."""
         i_mean, o_mean = self.inputs.mean_tokens, self.outputs.mean_tokens
         running = min(float(self.max_batch), self.pp * self.budget * o_mean / (i_mean + o_mean))
-        return running, self.iteration_s(running, running * i_mean / o_mean)
+        return running, self.mean_iteration_s(running, running * i_mean / o_mean)
 
     def capacity_per_s(self, hi: float = 1e6) -> float:
         """The largest stable request rate (bisection on the deployment's rate)."""
@@ -352,8 +403,9 @@ def _engine_closed_loop(model: ServingModel, inside: int, arrivals_wait: bool):
     0 for a lone request or one admitted from a queue) + the M/G/1 wait of the iteration token
     budget (loaded by the other requests' prompts) + the prefill of its prompt alongside the others'
     prompt tokens and B decodes. A request
-    sees its own decode step and the others' prompts, not its own: TPOT = iteration(1 + B (c-1)/c,
-    X I T (c-1)/c). Returns (X, TTFT, TPOT, B) or None if no steady state."""
+    sees its own decode step and the others' prompts, not its own: TPOT = the mean iteration
+    (ServingModel.mean_iteration_s: the others' prompts come whole) of 1 + B (c-1)/c decoding and
+    X I T (c-1)/c prompt tokens. T is a mean iteration too. Returns (X, TTFT, TPOT, B) or None if no steady state."""
     i_mean, o_mean = model.inputs.mean_tokens, model.outputs.mean_tokens
     decode_tokens = max(o_mean - 1.0, 0.0)
     others = (inside - 1.0) / inside
@@ -362,7 +414,7 @@ def _engine_closed_loop(model: ServingModel, inside: int, arrivals_wait: bool):
 
     def state(x: float):
         def g(t: float) -> float:
-            return model.iteration_s(x * decode_tokens * t, min(x * i_mean * t, cap_tokens))
+            return model.mean_iteration_s(x * decode_tokens * t, min(x * i_mean * t, cap_tokens))
 
         t = model.iteration_s(1.0, 0.0)
         if g(t) > t:
@@ -384,7 +436,7 @@ def _engine_closed_loop(model: ServingModel, inside: int, arrivals_wait: bool):
         busy = rho * others                       # the budget is taken by the other requests' prompts
         wait = busy / (1.0 - busy) * service * (1.0 + cv2) / 2.0
         ttft = (t / model.pp if arrivals_wait else 0.0) + wait + service
-        tpot = model.iteration_s(1.0 + running * others, prompt_tokens * others) if decode_tokens > 0 else 0.0
+        tpot = model.mean_iteration_s(1.0 + running * others, prompt_tokens * others) if decode_tokens > 0 else 0.0
         return ttft, tpot, running
 
     def excess(x: float) -> float:

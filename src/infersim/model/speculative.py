@@ -41,7 +41,7 @@ def speculative_decode(chip: ChipSpec, arch: Architecture, precision: Precision,
     c = pack_chip(chip, precision.compute_dtype)
     scratch = [np.zeros(L.N_OPS) for _ in range(4)]
     bounds, bound_time = np.zeros(L.N_OPS, dtype=np.int64), np.zeros(3)
-    dep = deployment_row(precision, mapping)
+    dep = deployment_row(precision, mapping, routing_skew=workload.routing_skew)
     past = workload.input_len + (workload.output_len - 1) / 2.0
     overhead = chip.efficiency.step_overhead_s
 
