@@ -257,11 +257,15 @@ def findings(h: pd.DataFrame, conds: pd.DataFrame, not_answered: pd.DataFrame, p
         if g.empty:
             continue
         inside = g[g["prob_in_40_65"] >= 0.5]
+        unlikely = g[(g["prob_in_40_65"] < 0.5) & g["advantage_p50"].between(lo, hi)]
         above = g[(g["advantage_p50"] > hi) & (g["prob_in_40_65"] < 0.5)]
         below = g[(g["advantage_p50"] < lo) & (g["prob_in_40_65"] < 0.5)]
         parts.append(f"Owners, {flat} load, {eff} efficiencies: more likely than not inside {lo:.0%}-{hi:.0%} for "
-                     f"{_pairs(inside) or 'no pair'}; above it for {_pairs(above, 'advantage_p50') or 'no pair'} "
-                     f"(median advantage); below it for {_pairs(below, 'advantage_p50') or 'no pair'}")
+                     f"{_pairs(inside) or 'no pair'}"
+                     + (f"; median inside but less likely than not (a wide band) for {_pairs(unlikely)}" if len(unlikely)
+                        else "")
+                     + f"; above it for {_pairs(above, 'advantage_p50') or 'no pair'} (median advantage); below it "
+                       f"for {_pairs(below, 'advantage_p50') or 'no pair'}")
     if len(conds):
         c = conds[(conds["view"] == "owner") & (conds["load_profile"] == flat) & (conds["efficiency"] == efficiencies[0])]
         c = c.assign(lift=(c["prob_in_range_input_high"] - c["prob_in_range_input_low"]).abs())

@@ -12,7 +12,7 @@ from ...errors import InfersimError
 from ...specs.library import Library
 from ...specs.scenario_file import ScenarioSpec
 from .advantage import OWN_EFFICIENCY
-from .deploy import ScenarioResult, deploy
+from .deploy import ScenarioResult, deploy, efficiency_bands
 
 
 def run_migration(lib: Library, spec: ScenarioSpec, progress=None) -> ScenarioResult:
@@ -40,7 +40,17 @@ def run_migration(lib: Library, spec: ScenarioSpec, progress=None) -> ScenarioRe
                 continue
             f_old, f_new = old.per_chip_hour, new.per_chip_hour
             saving = 1.0 - hour[1] * f_new / (hour[0] * f_old)
-            band = 1.0 - draws[:, 1] * f_new / (draws[:, 0] * f_old)
+            # the band: price draws with each chip's efficiency drawn from its prior (the deployment
+            # re-derived per draw), paired at random
+            if spec.efficiency_uncertainty:
+                bands = efficiency_bands(lib, cs, [old, new])
+                rng = np.random.default_rng(spec.seed + i)
+                fo, fn = (bands[d.chip_id].resample(rng, len(draws)) for d in (old, new))
+            else:
+                fo, fn = np.full(len(draws), f_old), np.full(len(draws), f_new)
+            with np.errstate(divide="ignore", invalid="ignore"):   # a draw that cannot run costs inf
+                band = 1.0 - draws[:, 1] * fn / (draws[:, 0] * fo)
+            band = band[np.isfinite(band)]
             p10, p90 = np.percentile(band, [10, 90])
             price_ratio = hour[1] / hour[0]
             thr_ratio = new.result.tokens_per_s_per_chip / old.result.tokens_per_s_per_chip
@@ -63,10 +73,15 @@ def run_migration(lib: Library, spec: ScenarioSpec, progress=None) -> ScenarioRe
         raise InfersimError("no migration case could be rebuilt: " + "; ".join(f"{c}: {w}" for c, w in skipped))
     head = _by_case(detail, efficiencies)
     agree = head[head["verdict"] == "reported inside the modelled range"]
+
+    def per_eff(case: str) -> str:
+        g = detail[detail["case"] == case]
+        return ", ".join(f"{r.efficiency} efficiencies {r.modelled_saving:+.0%} ({r.modelled_saving_p10:+.0%} to "
+                         f"{r.modelled_saving_p90:+.0%})" for r in g.itertuples())
+
     summary = (f"{len(agree)} of {len(head)} rebuilt cases put the reported saving inside the range the model spans "
-               f"(P10-P90 over prices, across {' and '.join(efficiencies)} efficiencies); " + "; ".join(
-                   f"{r.case}: modelled {r.modelled_saving_low:+.0%} to {r.modelled_saving_high:+.0%} vs reported "
-                   f"{_reported(r)}" for r in head.itertuples()) + "."
+               f"(P10-P90 over prices and efficiency priors, across {' and '.join(efficiencies)} efficiencies); "
+               + "; ".join(f"{r.case}: {per_eff(r.case)} vs reported {_reported(r)}" for r in head.itertuples()) + "."
                + (f" Not rebuilt: {'; '.join(spec.not_rebuilt)}." if spec.not_rebuilt else ""))
     tables = {"by_efficiency": detail, "not_rebuilt": pd.DataFrame({"case": spec.not_rebuilt})}
     return ScenarioResult(spec, head, summary, tables, skipped)
