@@ -1,10 +1,9 @@
 """`infersim validate`: predict published measurements from the spec files alone.
 
-Reads a CSV in the schema of ../shared/validation/README.md (bundled as
-benchmarks/accuracy/README.md, revision 3; accuracy.rows checks it), turns each row into a Plan
-(accuracy.plan: the row's exact deployment, empty fields filled and recorded), predicts it and
-reports the absolute percentage error per row, per metric and per hardware family. The measured
-`value` never reaches a prediction.
+Reads a CSV in the schema of benchmarks/accuracy/README.md (revision 3; accuracy.rows checks
+it), turns each row into a Plan (accuracy.plan: the row's exact deployment, empty fields filled
+and recorded), predicts it and reports the absolute percentage error per row, per metric and per
+hardware family. The measured `value` never reaches a prediction.
 
 Modes: offline rows are the serving model kept full (ServingModel.saturated); server rows the
 serving model at a request rate (see predict); concurrency rows its closed loop
