@@ -160,7 +160,8 @@ def test_ctrl_c_in_a_real_sweep_exits_130_with_one_line_and_leaves_the_old_file(
         while "% of" not in err_path.read_text() and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.2)
         os.killpg(os.getpgid(proc.pid), signal.SIGINT)
-        code = proc.wait(timeout=120)
+        # the interrupt is handled when the kernel's current chunk returns: generous on a loaded machine
+        code = proc.wait(timeout=600)
     lines = [line for line in err_path.read_text().splitlines() if line.strip()]
     assert code == 130 and lines[-1].startswith("infersim: interrupted"), lines
     assert all("% of" in line for line in lines[:-1]), lines  # progress lines, then the one line
