@@ -284,10 +284,12 @@ def weights_per_chip(a, tp, pp, attn_dp, wb, ep=1, redundant=0):
 
 
 def evaluate(a, c, tp, pp, ep, batch, inp, outp, wb, kvb, ab, reps, chunk, attn_dp=1, dispatch_bytes=0.0, tbo=0,
-             redundant=0, skew=0.0):
+             redundant=0, skew=0.0, spec=(0, 0.0, 0.0, 0, 0.0)):
+    """... spec = (draft tokens k, acceptance a, draft cost per token, extra launches, draft weights share)."""
     """dict of results for one configuration, following the model's definitions."""
     usable = c[L.C_MEM_BYTES] * c[L.C_USABLE_FRAC]
-    weights = weights_per_chip(a, tp, pp, attn_dp, wb, ep, redundant)
+    k, acc, draft_cost, launches, draft_weights = spec
+    weights = weights_per_chip(a, tp, pp, attn_dp, wb, ep, redundant) * (1 + draft_weights)
     shard = min(tp, a[L.A_KV_SHARD_MAX])
     kv_seq = kv_bytes_per_seq(a, inp + outp, kvb) / (pp * shard)
     ffn = max(a[L.A_DENSE_FFN], a[L.A_TOPK] * a[L.A_EXPERT_FFN])
@@ -322,6 +324,10 @@ def evaluate(a, c, tp, pp, ep, batch, inp, outp, wb, kvb, ab, reps, chunk, attn_
     micro = min(b, pp)
     t_dec, _ = step_time(a, c, b / micro, 1, inp + (outp - 1) / 2, True, wb, kvb, ab, tp, pp, ep, *moe_opts)
     tpot = t_dec + c[L.C_OVERHEAD_S]
+    if k > 0:   # speculative: draft k tokens, verify k + 1 per sequence; E[tokens per step] = sum of a^i, i <= k
+        verify, _ = step_time(a, c, b / micro, k + 1, inp + (outp - 1) / 2, True, wb, kvb, ab, tp, pp, ep, *moe_opts)
+        step = verify + k * draft_cost * t_dec + (1 + launches) * c[L.C_OVERHEAD_S]
+        tpot = step / sum(acc ** i for i in range(int(k) + 1))
     busy = ((t_batch - hops) / pp + c[L.C_PREFILL_OVERHEAD_S]) / (attn_dp * batched)   # per prompt
     cycle = max(outp - 1, 0) * tpot + b * busy  # decode steps plus the prefills of the batch
     replica = b * outp / cycle

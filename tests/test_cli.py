@@ -198,3 +198,16 @@ def test_goodput_pareto_and_disagg_commands(capsys, tmp_path):
     code, _, err = run(capsys, "disagg", "--model", "llama-3.1-8b", "--prefill-chips", "nvidia-h100-sxm",
                        "--decode-chips", "nvidia-h200-sxm")
     assert_one_line_error(code, err, "give --max-ttft-ms and --max-tpot-ms")
+
+
+def test_compare_with_mtp_and_its_mistakes(capsys, tmp_path):
+    path = tmp_path / "mtp.csv"
+    code, out, _ = run(capsys, "compare", "--model", "deepseek-r1", "--weight-dtype", "fp8", "--chips",
+                       "nvidia-h200-sxm", "--max-tpot-ms", "50", "--speculative", "mtp", "--csv", str(path))
+    assert code == 0
+    assert pd.read_csv(path).iloc[0]["speculative"] == "mtp k=1 a=0.85"
+    code, _, err = run(capsys, "compare", "--model", "deepseek-r1", "--chips", "nvidia-h200-sxm", "--acceptance", "0.8")
+    assert_one_line_error(code, err, "--speculative")
+    code, _, err = run(capsys, "compare", "--model", "llama-3.1-70b", "--chips", "nvidia-h200-sxm",
+                       "--speculative", "mtp")
+    assert_one_line_error(code, err, "no multi-token-prediction module")

@@ -189,6 +189,11 @@ def test_evaluate_matches_naive(lib, model):
         row[L.K_TBO] = RNG.integers(0, 2)
         row[L.K_REDUNDANT_EXPERTS] = RNG.choice([0, 32]) if moe and row[L.K_EP] > 1 else 0
         row[L.K_ROUTING_SKEW] = RNG.choice([0.0, 0.6]) if moe else 0.0
+        if RNG.random() < 0.3:   # speculative decoding: k drafted tokens, acceptance, draft cost, launches, weights
+            row[L.K_DEPLOY + np.array([L.D_SPEC_TOKENS, L.D_SPEC_ACCEPT, L.D_SPEC_DRAFT_COST, L.D_SPEC_LAUNCHES,
+                                       L.D_SPEC_WEIGHTS])] = (RNG.integers(1, 4), RNG.uniform(0, 0.95),
+                                                              RNG.uniform(0.01, 0.2), RNG.integers(0, 4),
+                                                              RNG.uniform(0, 0.1))
         row[L.K_BATCH] = RNG.choice([0, 1, 7, 64, 300])
         row[L.K_INPUT_LEN] = RNG.integers(1, 8000)
         row[L.K_OUTPUT_LEN] = RNG.integers(1, 2000)
@@ -207,7 +212,9 @@ def test_evaluate_matches_naive(lib, model):
         twin = naive.evaluate(arch, c, row[L.K_TP], row[L.K_PP], row[L.K_EP], row[L.K_BATCH], row[L.K_INPUT_LEN],
                               row[L.K_OUTPUT_LEN], row[L.K_W_BYTES], row[L.K_KV_BYTES], row[L.K_ACT_BYTES],
                               row[L.K_REPLICAS], row[L.K_PREFILL_CHUNK], row[L.K_ATTN_DP], row[L.K_DISPATCH_BYTES],
-                              row[L.K_TBO], row[L.K_REDUNDANT_EXPERTS], row[L.K_ROUTING_SKEW])
+                              row[L.K_TBO], row[L.K_REDUNDANT_EXPERTS], row[L.K_ROUTING_SKEW],
+                              tuple(row[L.K_DEPLOY + d] for d in (L.D_SPEC_TOKENS, L.D_SPEC_ACCEPT, L.D_SPEC_DRAFT_COST,
+                                                                  L.D_SPEC_LAUNCHES, L.D_SPEC_WEIGHTS)))
         assert r[L.R_MAX_BATCH] == twin["max_batch"]
         assert (r[L.R_FITS] == 1.0) == twin["fits"]
         if twin["fits"]:

@@ -132,3 +132,59 @@ def test_prompts_are_prefilled_in_batches_up_to_the_token_budget(lib):
     assert batched.ttft_s == pytest.approx(alone.ttft_s, rel=1e-12)
     assert batched.prefill_time_share < alone.prefill_time_share
     assert batched.system_tokens_per_s > alone.system_tokens_per_s
+
+
+def test_mtp_speculation_by_hand(lib):
+    # DeepSeek-R1's one MTP module drafts 1 token accepted with p = 0.85 (its model file, from the V3
+    # report): 1 + 0.85 = 1.85 tokens per step. A step is the verify pass over 2 tokens per sequence
+    # plus the draft (one layer: 1/61 of a one-token step) plus one step overhead.
+    from infersim.kernels.step import step_time_nb
+    from infersim.model.configuration import Mapping, Workload, deployment_row
+    from infersim.model.evaluate import evaluate
+    from infersim.model.packing import pack_architecture, pack_chip
+    from infersim.model.speculative import resolve_speculation
+
+    arch, chip = lib.architecture("deepseek-r1"), lib.chip("nvidia-h200-sxm")
+    spec = resolve_speculation(lib, arch, "mtp")
+    assert (spec.draft_tokens, spec.acceptance, spec.tokens_per_step) == (1, 0.85, pytest.approx(1.85))
+    assert spec.draft_cost == pytest.approx(1 / 61) and "deepseek-r1.toml" in spec.acceptance_source
+    p = resolve_precision(chip, "fp8", "fp8")
+    m, batch = Mapping(tp=8), 64
+    r = evaluate(chip, arch, p, m, Workload(1024, 1025, speculation=spec), batch=batch)
+    a, c, dep = pack_architecture(arch), pack_chip(chip, "fp8"), deployment_row(p, m)
+    scratch = [np.zeros(L.N_OPS) for _ in range(4)] + [np.zeros(L.N_OPS, dtype=np.int64), np.zeros(3)]
+    one = step_time_nb(a, c, dep, 64.0, 1.0, 1536.0, True, *scratch)
+    verify = step_time_nb(a, c, dep, 64.0, 2.0, 1536.0, True, *scratch)
+    overhead = chip.efficiency.step_overhead_s
+    assert r.tpot_s == pytest.approx((verify + one / 61 + overhead) / 1.85, rel=1e-9)
+
+
+def test_speculation_mistakes_say_how_to_fix_them(lib):
+    from infersim.errors import InfersimError
+    from infersim.model.speculative import resolve_speculation
+
+    with pytest.raises(InfersimError, match="no multi-token-prediction module"):
+        resolve_speculation(lib, lib.architecture("llama-3.1-70b"), "mtp")
+    with pytest.raises(InfersimError, match="give --acceptance"):
+        resolve_speculation(lib, lib.architecture("llama-3.1-70b"), "llama-3.1-8b")
+    with pytest.raises(InfersimError, match="has 1 MTP module"):
+        resolve_speculation(lib, lib.architecture("deepseek-r1"), "mtp", draft_tokens=3)
+
+
+def test_mtp_pays_least_where_drafted_tokens_touch_more_experts(lib):
+    # DeepSeek-R1 on 8 x H200 (tp8, memory bound at these batches): at 8 sequences a decode step's 64
+    # token-expert pairs touch ~57 of 256 experts and the verify pass's 128 pairs ~100, so checking a
+    # drafted token reads nearly twice the expert weights; at 256 sequences every expert is read
+    # anyway and MTP pays close to its 1.85 tokens per step
+    from infersim.model.configuration import Mapping, Workload
+    from infersim.model.evaluate import evaluate
+    from infersim.model.speculative import resolve_speculation
+
+    arch, chip = lib.architecture("deepseek-r1"), lib.chip("nvidia-h200-sxm")
+    p, spec = resolve_precision(chip, "fp8", "fp8"), resolve_speculation(lib, arch, "mtp")
+
+    def gain(batch):
+        plain = evaluate(chip, arch, p, Mapping(tp=8), Workload(1024, 1024), batch=batch).tpot_s
+        return plain / evaluate(chip, arch, p, Mapping(tp=8), Workload(1024, 1024, speculation=spec), batch=batch).tpot_s
+
+    assert 1.0 < gain(8) < gain(256) and 1.5 < gain(256) < 1.85

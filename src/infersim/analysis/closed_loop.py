@@ -30,10 +30,11 @@ def closed_loop_search(chip: ChipSpec, arch: Architecture, precision: Precision,
     objective 'latency') with mean TTFT and TPOT within the targets. Returns (mapping, result,
     chip counts tried, fewest chips that hold the model)."""
     need, _ = min_chips_to_fit(chip, arch, precision, workload)
-    counts = tuple(chip_counts(chip, need, num_chips))
+    counts = tuple(chip_counts(chip, need, num_chips, arch.is_moe))
     mappings = [m for n in counts for m in candidate_mappings(chip, arch, n, need)]
     mapping, result = best_closed_loop(chip, arch, precision, mappings, inputs, outputs, concurrency, max_ttft_s,
-                                       max_tpot_s, objective, max_running=batch_cap)
+                                       max_tpot_s, objective, max_running=batch_cap,
+                                       speculation=workload.speculation)
     return mapping, result, counts, need
 
 
@@ -52,8 +53,8 @@ def closed_loop_record(chip: ChipSpec, arch: Architecture, precision: Precision,
     """One row: the deployment, the loop's means and queue, and (with a budget) $/M output tokens."""
     row = {
         "chip": chip.id, "model": arch.id, "weight_dtype": precision.weight_dtype, "kv_dtype": precision.kv_dtype,
-        "compute_dtype": precision.compute_dtype, "num_chips": mapping.chips, "tp": mapping.tp, "pp": mapping.pp,
-        "ep": mapping.ep, "dp": mapping.replicas, "chip_counts_tried": ",".join(str(n) for n in counts),
+        "compute_dtype": precision.compute_dtype, "num_chips": mapping.chips, "mapping": mapping.label,
+        "tp": mapping.tp, "pp": mapping.pp, "attn_dp": mapping.attn_dp, "ep": mapping.ep, "dp": mapping.replicas, "chip_counts_tried": ",".join(str(n) for n in counts),
         "concurrency": r.concurrency, "requests_per_s": r.request_rate_per_s,
         "output_tokens_per_s": r.output_tokens_per_s, "output_tokens_per_s_per_chip": r.output_tokens_per_s / mapping.chips,
         "ttft_mean_s": r.ttft_mean_s, "tpot_mean_s": r.tpot_mean_s, "user_tokens_per_s": 1.0 / r.tpot_mean_s,
@@ -78,10 +79,10 @@ def closed_loop_table(chip: ChipSpec, arch: Architecture, precision: Precision, 
     from ..model.serving import ServingModel, closed_loop
 
     need, _ = min_chips_to_fit(chip, arch, precision, workload)
-    counts = tuple(chip_counts(chip, need, num_chips))
+    counts = tuple(chip_counts(chip, need, num_chips, arch.is_moe))
     rows = []
     for m in (m for n in counts for m in candidate_mappings(chip, arch, n, need)):
-        model = ServingModel(chip, arch, precision, m, inputs, outputs)
+        model = ServingModel(chip, arch, precision, m, inputs, outputs, speculation=workload.speculation)
         if model.max_batch < 1:
             continue
         try:

@@ -30,7 +30,7 @@ COLUMNS = [
     "chip", "model", "num_chips", "mapping", "tp", "pp", "attn_dp", "ep", "dp", "batch", "ttft_s", "tpot_s",
     "user_tokens_per_s", "system_tokens_per_s", "tokens_per_s_per_chip", "decode_bound",
     "prefill_bound", "weight_dtype", "kv_dtype", "compute_dtype", "weight_only", "max_batch",
-    "memory_used_fraction", "input_len", "output_len", "chip_kind", "min_chips", "chip_counts_tried",
+    "memory_used_fraction", "input_len", "output_len", "speculative", "chip_kind", "min_chips", "chip_counts_tried",
     "efficiency_fitted", "vendor_speculation_tpot_s", "efficiency_source", "efficiency_basis",
 ]
 COST_COLUMNS = [
@@ -56,6 +56,7 @@ def result_record(r: Result, kind: str, workload: Workload, min_chips: int) -> d
         "weight_only": r.precision.weight_only, "max_batch": r.max_batch,
         "memory_used_fraction": r.memory_used_fraction, "input_len": workload.input_len,
         "output_len": workload.output_len, "chip_kind": kind, "min_chips": min_chips,
+        "speculative": workload.speculation.label if workload.speculation else "",
     }
 
 

@@ -24,7 +24,8 @@ def goodput_search(chip: ChipSpec, arch: Architecture, precision: Precision, wor
     need, _ = min_chips_to_fit(chip, arch, precision, workload)
     counts = tuple(chip_counts(chip, need, num_chips, arch.is_moe))
     mappings = [m for n in counts for m in candidate_mappings(chip, arch, n, need)]
-    return best_goodput(chip, arch, precision, mappings, inputs, outputs, max_ttft_s, max_tpot_s), counts
+    return best_goodput(chip, arch, precision, mappings, inputs, outputs, max_ttft_s, max_tpot_s,
+                        speculation=workload.speculation), counts
 
 
 def goodput_record(g: Goodput, chip: ChipSpec, arch: Architecture, precision: Precision, counts: tuple[int, ...],

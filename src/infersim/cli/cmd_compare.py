@@ -84,7 +84,7 @@ def register(sub) -> None:
     """Add this group's subcommands to the parser."""
     p = sub.add_parser("compare", help=HELP, description=HELP + ".")
     add_common(p)
-    add_workload(p)
+    add_workload(p, speculative=True)
     add_chips(p)
     add_budget(p)
     p.add_argument("--uncertainty", type=int_in(100, MAX_SAMPLES, "a number of samples"), nargs="?", const=20_000,

@@ -193,7 +193,7 @@ def register(sub) -> None:
     """Add this group's subcommands to the parser."""
     p = sub.add_parser("goodput", help=GOODPUT_HELP, description=GOODPUT_HELP + ".")
     add_common(p)
-    add_workload(p, batch=False, objective=False)
+    add_workload(p, batch=False, objective=False, speculative=True)
     p.add_argument("--chip", required=True, metavar="ID", help="the chip to serve on")
     add_concurrency(p)
     add_budget(p)

@@ -148,7 +148,8 @@ def register(sub) -> None:
 
     p = sub.add_parser("pareto", help=PARETO_HELP, description=PARETO_HELP + ".")
     add_common(p)
-    add_workload(p, batch=False, num_chips=False, objective=False, targets=False, compute_dtype=False)
+    add_workload(p, batch=False, num_chips=False, objective=False, targets=False, compute_dtype=False,
+                 speculative=True)
     add_chips(p, required=True)
     add_budget(p)
     p.add_argument("-o", "--output", default="pareto", metavar="DIR",

@@ -169,7 +169,7 @@ def add_budget(p: argparse.ArgumentParser, none: bool = True) -> None:
 
 
 def add_workload(p: argparse.ArgumentParser, *, batch: bool = True, num_chips: bool = True, objective: bool = True,
-                 targets: bool = True, compute_dtype: bool = True) -> None:
+                 targets: bool = True, compute_dtype: bool = True, speculative: bool = False) -> None:
     """The model and workload options; a command leaves out those it cannot use, so passing one
     is an error ('unrecognized arguments') instead of being ignored."""
     p.add_argument("--model", required=True, metavar="ID|PATH",
@@ -202,6 +202,14 @@ def add_workload(p: argparse.ArgumentParser, *, batch: bool = True, num_chips: b
                        help="TTFT target (default: the traffic spec's, else none)")
         p.add_argument("--max-tpot-ms", type=milliseconds, metavar="MS",
                        help="TPOT target (default: the traffic spec's, else none)")
+    if speculative:
+        p.add_argument("--speculative", metavar="mtp|DRAFT_ID",
+                       help="speculative decoding: the model's multi-token-prediction module (mtp) or a draft model id")
+        p.add_argument("--draft-tokens", type=positive_int, metavar="K",
+                       help="tokens drafted per step (default: the model's MTP modules, or 3 for a draft model)")
+        p.add_argument("--acceptance", type=float, metavar="A",
+                       help="probability a drafted token is accepted, 0 to 1 (default with mtp: the rate the model "
+                            "file publishes; a draft model needs it)")
 
 
 def add_concurrency(p: argparse.ArgumentParser) -> None:
@@ -221,8 +229,20 @@ def workload_of(args: argparse.Namespace, lib: Library):
         t = lib.traffic(args.traffic)
         inp, out = round(t.input.mean_tokens), round(t.output.mean_tokens)
     workload = Workload(args.input_len or inp, args.output_len or out)
-    check_context(lib.architecture(args.model), workload.input_len, workload.output_len,
+    arch = lib.architecture(args.model)
+    check_context(arch, workload.input_len, workload.output_len,
                   getattr(args, "allow_long_context", False), "--allow-long-context")
+    method = getattr(args, "speculative", None)
+    if method:
+        from dataclasses import replace
+
+        from ..model.speculative import resolve_speculation
+
+        workload = replace(workload, speculation=resolve_speculation(lib, arch, method, args.draft_tokens,
+                                                                     args.acceptance))
+    elif hasattr(args, "speculative") and (args.draft_tokens is not None or args.acceptance is not None):
+        raise InfersimError("--draft-tokens and --acceptance describe speculative decoding: give --speculative "
+                            "mtp or --speculative DRAFT_ID with them")
     return workload
 
 

@@ -77,7 +77,13 @@ D_TBO = 8                   # 1: the engine splits a batch in two micro-batches 
                             # runs under the other's compute (two-batch overlap) when that is faster
 D_REDUNDANT_EXPERTS = 9     # extra routed-expert slots per MoE layer holding copies of hot experts (EPLB)
 D_ROUTING_SKEW = 10         # Zipf exponent of the experts' popularity (0: every expert equally likely)
-D_FIELDS = 11
+# speculative decoding: each decode step drafts D_SPEC_TOKENS tokens and verifies them in one pass
+D_SPEC_TOKENS = 11          # tokens drafted per step (0: no speculation)
+D_SPEC_ACCEPT = 12          # probability that a drafted token is accepted
+D_SPEC_DRAFT_COST = 13      # one drafted token's time, as a share of the target's one-token decode step
+D_SPEC_LAUNCHES = 14        # extra step overheads per step (a draft model's own forward passes)
+D_SPEC_WEIGHTS = 15         # the draft's weights, as a share of the target's
+D_FIELDS = 16
 
 # ---- one configuration to evaluate --------------------------------------------------------
 K_CHIP = 0                  # row in the chip matrix
@@ -99,6 +105,8 @@ K_DISPATCH_BYTES = K_DEPLOY + D_DISPATCH_BYTES
 K_TBO = K_DEPLOY + D_TBO
 K_REDUNDANT_EXPERTS = K_DEPLOY + D_REDUNDANT_EXPERTS
 K_ROUTING_SKEW = K_DEPLOY + D_ROUTING_SKEW
+K_SPEC_TOKENS = K_DEPLOY + D_SPEC_TOKENS
+K_SPEC_ACCEPT = K_DEPLOY + D_SPEC_ACCEPT
 K_FIELDS = K_DEPLOY + D_FIELDS
 
 # ---- results of one configuration --------------------------------------------------------

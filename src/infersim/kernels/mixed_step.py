@@ -6,7 +6,7 @@ from numba import njit
 
 from .config import JIT
 from .layout import (
-    C_EFF_DECODE, C_EFF_MEM, C_EFF_PREFILL, C_GEMM_ROW_TILE, C_MEM_BW, C_OVERLAP_LOSS, C_PEAK_FLOPS, C_SPATIAL, N_OPS, OP_EP_ALLTOALL, OP_EXPERTS,
+    C_EFF_DECODE, C_EFF_MEM, C_EFF_PREFILL, C_GEMM_ROW_TILE, C_MEM_BW, C_OVERLAP_LOSS, C_PEAK_FLOPS, C_SPATIAL, D_SPEC_TOKENS, N_OPS, OP_EP_ALLTOALL, OP_EXPERTS,
     OP_PP_SENDRECV, OP_TP_ALLREDUCE,
 )
 from .operators import grouped_gemm_efficiency_nb, op_costs_nb, routed_weight_bytes_nb
@@ -26,14 +26,17 @@ def mixed_step_time_nb(arch, chip, dep, n_decode, past_decode, prefill_tokens, p
     efficiency); bytes add, with the weights counted once: for the routed experts, the slots the
     decode and prompt tokens touch together (a prompt chunk usually touches every expert, so a
     mixed iteration reads each expert once, not once per part). Collectives carry the tokens of
-    both parts. No per-step overhead (the caller adds it)."""
+    both parts. With speculative decoding (D_SPEC_TOKENS = k) each decoding sequence brings k + 1
+    tokens (the verify pass); the drafting itself is the caller's. No per-step overhead (the
+    caller adds it)."""
     if chip[C_SPATIAL] > 0.0:
         return spatial_mixed_step_time_nb(arch, chip, dep, n_decode, past_decode, prefill_tokens, past_prefill,
                                           prefill_seqs, scratch)
     fd, bd, cd = scratch[0], scratch[1], scratch[2]
     fp, bp, cp = scratch[3], scratch[4], scratch[5]
     f0, w0, c0 = scratch[6], scratch[7], scratch[8]
-    op_costs_nb(arch, dep, n_decode, 1.0, past_decode, True, fd, bd, cd)
+    per_seq = 1.0 + dep[D_SPEC_TOKENS]          # a speculative step verifies its drafted tokens too
+    op_costs_nb(arch, dep, n_decode, per_seq, past_decode, True, fd, bd, cd)
     seqs = max(prefill_seqs, 1.0)
     op_costs_nb(arch, dep, seqs, prefill_tokens / seqs, past_prefill, False, fp, bp, cp)
     op_costs_nb(arch, dep, 0.0, 0.0, 0.0, True, f0, w0, c0)  # weights only
@@ -47,16 +50,18 @@ def mixed_step_time_nb(arch, chip, dep, n_decode, past_decode, prefill_tokens, p
         eff_d, eff_p = chip[C_EFF_DECODE], chip[C_EFF_PREFILL]
         shared = w0[op]                   # weights read once for both parts
         if op == OP_EXPERTS:              # routed experts: the slots either part touches, once
-            shared = (routed_weight_bytes_nb(arch, dep, n_decode) + routed_weight_bytes_nb(arch, dep, prefill_tokens)
-                      - routed_weight_bytes_nb(arch, dep, n_decode + prefill_tokens))
-            eff_d *= grouped_gemm_efficiency_nb(arch, dep, n_decode, chip[C_GEMM_ROW_TILE])
+            decode_tokens = n_decode * per_seq
+            shared = (routed_weight_bytes_nb(arch, dep, decode_tokens) + routed_weight_bytes_nb(arch, dep, prefill_tokens)
+                      - routed_weight_bytes_nb(arch, dep, decode_tokens + prefill_tokens))
+            eff_d *= grouped_gemm_efficiency_nb(arch, dep, decode_tokens, chip[C_GEMM_ROW_TILE])
             eff_p *= grouped_gemm_efficiency_nb(arch, dep, prefill_tokens, chip[C_GEMM_ROW_TILE])
         t_compute = fd[op] / (peak * eff_d) + fp[op] / (peak * eff_p)
         t_memory = (bd[op] + bp[op] - shared) / bw
         total += count * overlap_time_nb(t_compute, t_memory, chip[C_OVERLAP_LOSS])
     # collectives move the activations of every token in the iteration
     times, bounds, bound_time = scratch[9], np.zeros(N_OPS, dtype=np.int64), scratch[10]
-    step_time_nb(arch, chip, dep, n_decode + prefill_tokens, 1.0, 0.0, True, fd, bd, cd, times, bounds, bound_time)
+    step_time_nb(arch, chip, dep, n_decode * per_seq + prefill_tokens, 1.0, 0.0, True, fd, bd, cd, times, bounds,
+                 bound_time)
     network = 0.0
     for op in (OP_TP_ALLREDUCE, OP_EP_ALLTOALL, OP_PP_SENDRECV):
         network += cd[op] * times[op]

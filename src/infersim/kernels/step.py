@@ -15,7 +15,8 @@ from .layout import (
     A_DENSE_FFN, A_EXPERT_FFN, A_HIDDEN, A_KV_SHARD_MAX, A_N_DENSE_LAYERS, A_N_LAYERS, A_N_MOE_LAYERS, A_TOPK, A_VOCAB,
     BOUND_NETWORK, C_EFF_DECODE, C_EFF_MEM, C_EFF_NET, C_EFF_PREFILL, C_GEMM_ROW_TILE, C_MEM_BW, C_MEM_BYTES, C_OUT_BW, C_OUT_LAT_S,
     C_OVERHEAD_S, C_OVERLAP_LOSS, C_PEAK_FLOPS, C_PREFILL_OVERHEAD_S, C_SPATIAL, C_UP_BW, C_UP_DOMAIN, C_UP_LAT_S,
-    C_USABLE_FRAC, D_ACT_BYTES, D_ATTN_DP, D_KV_BYTES, D_PP, D_TBO, K_BATCH, K_CHIP, K_DEPLOY, K_FIELDS, K_INPUT_LEN, K_MODEL, K_OUTPUT_LEN,
+    C_USABLE_FRAC, D_ACT_BYTES, D_ATTN_DP, D_KV_BYTES, D_PP, D_SPEC_ACCEPT, D_SPEC_DRAFT_COST,
+    D_SPEC_LAUNCHES, D_SPEC_TOKENS, D_SPEC_WEIGHTS, D_TBO, K_BATCH, K_CHIP, K_DEPLOY, K_FIELDS, K_INPUT_LEN, K_MODEL, K_OUTPUT_LEN,
     K_PREFILL_CHUNK, K_REPLICAS, N_OPS, OP_EP_ALLTOALL, OP_EXPERTS, OP_PP_SENDRECV, OP_TP_ALLREDUCE, R_BATCH, R_CHIPS,
     R_DECODE_BOUND, R_FIELDS, R_FITS, R_KV_BYTES_CHIP, R_MAX_BATCH, R_MEM_USED_FRAC, R_PREFILL_BOUND, R_PREFILL_SHARE,
     R_REPLICA_TOK_S, R_SYSTEM_TOK_S, R_TPOT_S, R_TTFT_S, R_USER_TOK_S, R_WEIGHT_BYTES_CHIP,
@@ -157,7 +158,7 @@ def memory_per_chip_nb(arch, chip, dep, input_len, output_len, prefill_chunk):
     pp = max(dep[D_PP], 1.0)
     act_bytes = dep[D_ACT_BYTES]
     usable = chip[C_MEM_BYTES] * chip[C_USABLE_FRAC]
-    weights = weight_bytes_per_chip_nb(arch, dep)
+    weights = weight_bytes_per_chip_nb(arch, dep) * (1.0 + dep[D_SPEC_WEIGHTS])   # a draft's weights too
     kv_shard = min(tp, arch[A_KV_SHARD_MAX])
     kv_seq = kv_bytes_per_seq_nb(arch, input_len + output_len, dep[D_KV_BYTES]) / (pp * kv_shard)
     ffn = max(arch[A_DENSE_FFN], arch[A_TOPK] * arch[A_EXPERT_FFN])
@@ -249,7 +250,22 @@ def decode_phase_nb(arch, chip, cfg, batch, flops, nbytes, count, times, bounds,
     past_avg = decode_context_nb(cfg[K_INPUT_LEN], cfg[K_OUTPUT_LEN])
     t_dec = step_time_nb(arch, chip, dep, batch / micro, 1.0, past_avg, True, flops, nbytes, count, times, bounds,
                          bound_time)
-    return t_dec + chip[C_OVERHEAD_S], dominant_bound_nb(bound_time)
+    if dep[D_SPEC_TOKENS] <= 0.0:
+        return t_dec + chip[C_OVERHEAD_S], dominant_bound_nb(bound_time)
+    return speculative_tpot_nb(arch, chip, dep, batch / micro, past_avg, t_dec, flops, nbytes, count, times, bounds,
+                               bound_time), dominant_bound_nb(bound_time)
+
+
+@njit(**JIT_LEAF)
+def speculative_tpot_nb(arch, chip, dep, seqs, past, t_one, flops, nbytes, count, times, bounds, bound_time):
+    """Seconds per output token of speculative decoding (D_SPEC_*): k drafted tokens, each costing
+    D_SPEC_DRAFT_COST of the one-token decode step `t_one`, then one target pass over k + 1 tokens
+    per sequence; (1 - a^(k+1)) / (1 - a) tokens per step. Leaves the verify pass in the arrays."""
+    k = dep[D_SPEC_TOKENS]
+    a = dep[D_SPEC_ACCEPT]
+    verify = step_time_nb(arch, chip, dep, seqs, k + 1.0, past, True, flops, nbytes, count, times, bounds, bound_time)
+    step = verify + k * dep[D_SPEC_DRAFT_COST] * t_one + (1.0 + dep[D_SPEC_LAUNCHES]) * chip[C_OVERHEAD_S]
+    return step * (1.0 - a) / (1.0 - a ** (k + 1.0))
 
 
 @njit(**JIT_LEAF)

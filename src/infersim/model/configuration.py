@@ -96,11 +96,77 @@ class Mapping:
 
 
 @dataclass(frozen=True)
+class SpecDecode:
+    """Speculative decoding: each decode step drafts `draft_tokens` tokens (with the model's own
+    multi-token-prediction module, 'mtp', or a draft model) and verifies them in one pass of the
+    target over draft_tokens + 1 tokens per sequence; each drafted token is accepted with
+    probability `acceptance`, so a step yields (1 - a^(k+1)) / (1 - a) tokens. The draft's cost is
+    given relative to the target (see speculation_for)."""
+
+    method: str                  # 'mtp' or the draft model's id
+    draft_tokens: int
+    acceptance: float
+    draft_cost: float            # one drafted token, as a share of the target's one-token decode step
+    launches: int                # extra step overheads per step (a draft model's own passes)
+    weights: float               # the draft's weights, as a share of the target's
+    acceptance_source: str = ""  # where the acceptance rate comes from
+
+    @property
+    def tokens_per_step(self) -> float:
+        a, k = self.acceptance, self.draft_tokens
+        return (1.0 - a ** (k + 1)) / (1.0 - a)
+
+    @property
+    def label(self) -> str:
+        return f"{self.method} k={self.draft_tokens} a={self.acceptance:g}"
+
+
+def speculation_for(arch: Architecture, method: str, draft_tokens: int | None = None, acceptance: float | None = None,
+                    draft: Architecture | None = None, default_acceptance: float | None = None,
+                    acceptance_source: str = "") -> SpecDecode:
+    """Speculative decoding of `arch`. 'mtp': its multi-token-prediction modules draft (k up to their
+    number, default all of them); each drafted token costs one more layer of the target (1 /
+    n_layers of a decode step) and the modules hold about a layer's weights each (derived: an MTP
+    module is one transformer layer). A draft model: k (default 3) decode steps of the draft, each
+    costing its active parameters over the target's (derived: a decode step reads the active
+    weights), one step overhead each. The acceptance rate: given, else `default_acceptance` (a
+    model file's published MTP figure); a draft model needs one."""
+    if method == "mtp":
+        if arch.mtp_layers < 1:
+            raise InfersimError(f"{arch.id} has no multi-token-prediction module (config.json num_nextn_predict_layers): "
+                                f"use --speculative with a draft model id instead")
+        k = draft_tokens or arch.mtp_layers
+        if k > arch.mtp_layers:
+            raise InfersimError(f"{arch.id} has {arch.mtp_layers} MTP module(s): --draft-tokens {k} needs as many; "
+                                f"use --draft-tokens {arch.mtp_layers} or less")
+        cost, launches, weights = 1.0 / arch.n_layers, 0, arch.mtp_layers / arch.n_layers
+    else:
+        if draft is None:
+            raise InfersimError(f"speculative method '{method}': give 'mtp' or a draft model id")
+        k = draft_tokens or 3
+        cost = draft.active_params() / arch.active_params()
+        launches, weights = k, draft.total_params() / arch.total_params()
+    if acceptance is None:
+        acceptance = default_acceptance
+        if acceptance is None:
+            raise InfersimError(f"no published acceptance rate for {method} drafting {arch.id}: give --acceptance "
+                                f"(the probability a drafted token is accepted, 0 to 1)")
+    elif not acceptance_source:
+        acceptance_source = "given"
+    if not 0.0 <= acceptance < 1.0:
+        raise InfersimError(f"acceptance rate must be in [0, 1), got {acceptance}")
+    if not 1 <= k <= 16:
+        raise InfersimError(f"draft tokens per step must be 1..16, got {k}")
+    return SpecDecode(method, k, float(acceptance), cost, launches, weights, acceptance_source)
+
+
+@dataclass(frozen=True)
 class Workload:
     input_len: int
     output_len: int
     prefill_chunk: int = DEFAULT_PREFILL_CHUNK_TOKENS
     routing_skew: float = 0.0      # Zipf exponent of how the traffic's tokens favour some experts (0: uniform)
+    speculation: SpecDecode | None = None   # the engine's speculative decoding, if any
 
     def __post_init__(self) -> None:
         if self.input_len < 1 or self.output_len < 1:
@@ -168,7 +234,7 @@ def dispatch_bytes(precision: Precision) -> float:
 
 
 def deployment_row(precision: Precision, mapping: Mapping, two_batch_overlap: bool = True,
-                   routing_skew: float = 0.0) -> np.ndarray:
+                   routing_skew: float = 0.0, speculation: SpecDecode | None = None) -> np.ndarray:
     """The D_* row the kernels read: how one replica is split (expert slots included), its data
     sizes, whether the engine may overlap the expert exchange of one half-batch with the other's
     compute (DeepSeek's and SGLang's attention-DP deployments do), and the routing skew."""
@@ -184,6 +250,12 @@ def deployment_row(precision: Precision, mapping: Mapping, two_batch_overlap: bo
     row[L.D_TBO] = 1.0 if two_batch_overlap else 0.0
     row[L.D_REDUNDANT_EXPERTS] = mapping.redundant_experts
     row[L.D_ROUTING_SKEW] = routing_skew
+    if speculation is not None:
+        row[L.D_SPEC_TOKENS] = speculation.draft_tokens
+        row[L.D_SPEC_ACCEPT] = speculation.acceptance
+        row[L.D_SPEC_DRAFT_COST] = speculation.draft_cost
+        row[L.D_SPEC_LAUNCHES] = speculation.launches
+        row[L.D_SPEC_WEIGHTS] = speculation.weights
     return row
 
 
@@ -197,5 +269,6 @@ def config_row(chip_idx: int, model_idx: int, precision: Precision, mapping: Map
     row[L.K_OUTPUT_LEN] = workload.output_len
     row[L.K_REPLICAS] = mapping.replicas
     row[L.K_PREFILL_CHUNK] = workload.prefill_chunk
-    row[L.K_DEPLOY:L.K_FIELDS] = deployment_row(precision, mapping, routing_skew=workload.routing_skew)
+    row[L.K_DEPLOY:L.K_FIELDS] = deployment_row(precision, mapping, routing_skew=workload.routing_skew,
+                                                speculation=workload.speculation)
     return row

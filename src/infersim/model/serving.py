@@ -26,7 +26,7 @@ from ..kernels.mixed_step import mixed_step_time_nb, new_scratch
 from ..specs.chip import ChipSpec
 from ..specs.model_arch import Architecture
 from ..specs.traffic import LengthDistribution
-from .configuration import Mapping, Precision, deployment_row
+from .configuration import Mapping, Precision, SpecDecode, deployment_row
 from .evaluate import evaluate
 from .packing import pack_architecture, pack_chip
 
@@ -78,7 +78,8 @@ class ServingModel:
     def __init__(self, chip: ChipSpec, arch: Architecture, precision: Precision, mapping: Mapping,
                  inputs: LengthDistribution, outputs: LengthDistribution, token_budget: int = DEFAULT_TOKEN_BUDGET,
                  max_running: int | None = None, prefix_tokens: float = 0.0, prefix_load_s: float = 0.0,
-                 dispatch_window_s: float = 0.0, prompt_arrivals: str = "whole", routing_skew: float = 0.0):
+                 dispatch_window_s: float = 0.0, prompt_arrivals: str = "whole", routing_skew: float = 0.0,
+                 speculation: SpecDecode | None = None):
         """prefix_tokens: a context every request already has (e.g. an agent's history) whose KV
         cache is loaded, not computed, taking prefix_load_s; it holds KV memory and is attended to.
         dispatch_window_s: a front end that gathers arrivals for this long and hands each gathering
@@ -88,7 +89,8 @@ class ServingModel:
         iteration after its predecessor finishes; see mean_iteration_s) or 'spread' (the mean
         number of prompt tokens in every iteration; the model before it knew better).
         token_budget is per attention group (engines with attention DP schedule each group).
-        routing_skew: Zipf exponent of the experts' popularity (mixture-of-experts models)."""
+        routing_skew: Zipf exponent of the experts' popularity (mixture-of-experts models).
+        speculation: speculative decoding (configuration.SpecDecode); see iteration_s."""
         if prompt_arrivals not in PROMPT_ARRIVALS:
             raise InfersimError(f"prompt arrivals '{prompt_arrivals}' is not one of {', '.join(PROMPT_ARRIVALS)}")
         self.prompt_arrivals = prompt_arrivals
@@ -103,7 +105,9 @@ class ServingModel:
         self.pp = float(mapping.pp)
         self._a = pack_architecture(arch)
         self._c = pack_chip(chip, precision.compute_dtype)
-        self._dep = deployment_row(precision, mapping, routing_skew=routing_skew)
+        self.spec = speculation
+        self._dep = deployment_row(precision, mapping, routing_skew=routing_skew, speculation=speculation)
+        self._dep_plain = deployment_row(precision, mapping, routing_skew=routing_skew)   # one token per step
         self._scratch = new_scratch()
         from .configuration import Workload
         # Paged KV cache: a running sequence holds its prompt and the tokens generated so far. Ages
@@ -111,7 +115,8 @@ class ServingModel:
         out_cv2 = outputs.cv ** 2 if outputs.kind == "lognormal" else 0.0
         held = outputs.mean_tokens * (1.0 + out_cv2) / 2.0
         top = evaluate(chip, arch, precision, mapping,
-                       Workload(max(1, round(self.prefix + inputs.mean_tokens)), max(1, round(held))), batch=0)
+                       Workload(max(1, round(self.prefix + inputs.mean_tokens)), max(1, round(held)),
+                                speculation=speculation), batch=0)
         self.max_batch = top.max_batch if top.fits else 0
         if max_running:  # the runtime's cap on sequences in flight (e.g. MLPerf gpu_batch_size)
             self.max_batch = min(self.max_batch, max_running)
@@ -120,13 +125,29 @@ class ServingModel:
 
     def iteration_s(self, running: float, prefill_tokens: float) -> float:
         """Seconds for one micro-batch through all stages: `running` decoding sequences and
-        `prefill_tokens` prompt tokens of the whole replica, split over its pp micro-batches."""
-        return self._micro_batch_s(running / self.pp, prefill_tokens / self.pp)
+        `prefill_tokens` prompt tokens of the whole replica, split over its pp micro-batches.
+
+        With speculative decoding a step yields tau = (1 - a^(k+1)) / (1 - a) tokens per sequence:
+        it drafts k tokens (k x the draft's share of a one-token decode step, plus its own step
+        overheads), then verifies them with the prompt tokens that came in meanwhile. The iteration
+        this model counts is one token per sequence: the step / tau, carrying prefill_tokens of
+        prompt (tau x that per step), so Little's law and the TPOT formulas hold unchanged."""
+        if self.spec is None:
+            return self._micro_batch_s(running / self.pp, prefill_tokens / self.pp)
+        tau = self.spec.tokens_per_step
+        step = self._micro_batch_s(running / self.pp, tau * prefill_tokens / self.pp)
+        one_token = mixed_step_time_nb(self._a, self._c, self._dep_plain, running / self.pp, self._decode_past(), 0.0,
+                                       self.prefix, 1.0, self._scratch)
+        draft = self.spec.draft_tokens * self.spec.draft_cost * one_token + self.spec.launches * self.overhead
+        return (step + draft) / tau
+
+    def _decode_past(self) -> float:
+        return self.prefix + self.inputs.mean_tokens + self.outputs.mean_tokens / 2.0
 
     def _micro_batch_s(self, decoding: float, prefill_tokens: float) -> float:
         """One micro-batch; its prompt tokens are whole prompts of the mean length (at least one),
         which the engine spreads over its attention groups."""
-        past = self.prefix + self.inputs.mean_tokens + self.outputs.mean_tokens / 2.0
+        past = self._decode_past()
         prompts = max(prefill_tokens / max(self.inputs.mean_tokens, 1.0), 1.0)
         return self.overhead + mixed_step_time_nb(self._a, self._c, self._dep, decoding, past, prefill_tokens,
                                                   self.prefix, prompts, self._scratch)

@@ -12,7 +12,7 @@ from ..kernels import layout as L
 from ..kernels.step import step_time_nb
 from ..specs.chip import ChipSpec
 from ..specs.model_arch import Architecture
-from .configuration import Mapping, Precision, Workload, deployment_row
+from .configuration import Mapping, Precision, SpecDecode, Workload, deployment_row, speculation_for
 from .packing import pack_architecture, pack_chip
 
 
@@ -57,3 +57,19 @@ def speculative_decode(chip: ChipSpec, arch: Architecture, precision: Precision,
         draft_step = (step(pack_architecture(draft), 1.0) + overhead) * k
     tokens = (1 - acceptance ** (k + 1)) / (1 - acceptance)
     return Speculation(k, acceptance, tokens, (verify + draft_step) / tokens, baseline)
+
+
+def resolve_speculation(library, arch: Architecture, method: str, draft_tokens: int | None = None,
+                        acceptance: float | None = None) -> SpecDecode:
+    """Speculative decoding of `arch` as a user names it: 'mtp' (its multi-token-prediction modules,
+    the acceptance rate defaulting to the one its model file publishes, with the source) or the id
+    of a draft model in `library` (then an acceptance rate must be given)."""
+    if method == "mtp":
+        published, source = None, ""
+        if arch.id in library.ids("model"):
+            spec = library.model(arch.id).speculative
+            if spec is not None:
+                published, source = spec.mtp_acceptance, f"workloads/models/{arch.id}.toml: {spec.note}"
+        return speculation_for(arch, "mtp", draft_tokens, acceptance, default_acceptance=published,
+                               acceptance_source=source)
+    return speculation_for(arch, method, draft_tokens, acceptance, draft=library.architecture(method))

@@ -68,6 +68,7 @@ class HFConfig(Strict):
     decoder_sparse_step: StrictInt | None = Field(default=None, ge=1)
     interleave_moe_layer_step: StrictInt | None = Field(default=None, ge=1)  # llama4
     moe_layers: list[int] | None = None  # llama4
+    num_nextn_predict_layers: StrictInt | None = Field(default=None, ge=0)  # deepseek_v3, glm4_moe: MTP modules
     mlp_only_layers: list[int] | None = None
     # multi-head latent attention (deepseek_v3)
     q_lora_rank: Count | None = None
@@ -89,6 +90,14 @@ class PublishedParams(Strict):
     note: str | None = None
 
 
+class SpeculativeDefaults(Strict):
+    """Published speculative-decoding figures of the model: the acceptance rate of a token drafted by
+    its multi-token-prediction module, with its source id in `note`."""
+
+    mtp_acceptance: float = Field(gt=0, lt=1)
+    note: str
+
+
 class ModelSpec(Strict):
     schema_version: int
     id: str
@@ -96,6 +105,7 @@ class ModelSpec(Strict):
     provenance: Provenance
     published: PublishedParams
     config: HFConfig
+    speculative: SpeculativeDefaults | None = None
 
 
 AttentionKind = Literal["gqa", "mla"]
@@ -133,6 +143,7 @@ class Architecture:
     n_shared_experts: int
     expert_ffn: int
     max_context_tokens: int | None = None  # config.json max_position_embeddings; None when not given
+    mtp_layers: int = 0  # multi-token-prediction modules (num_nextn_predict_layers): a draft for speculative decoding
 
     @property
     def is_moe(self) -> bool:
@@ -393,4 +404,5 @@ def normalise(model_id: str, cfg: HFConfig) -> Architecture:
         n_shared_experts=shared,
         expert_ffn=expert_ffn,
         max_context_tokens=cfg.max_position_embeddings,
+        mtp_layers=cfg.num_nextn_predict_layers or 0,
     )

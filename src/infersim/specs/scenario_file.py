@@ -77,6 +77,9 @@ class ScenarioSpec(Strict):
     input_len: int = Field(default=1024, ge=1, le=MAX_TOKENS)
     output_len: int = Field(default=256, ge=1, le=MAX_TOKENS)
     allow_long_context: bool = False  # model input_len + output_len beyond the model's max_position_embeddings
+    speculative: str | None = None     # speculative decoding: 'mtp' or a draft model id (see model.speculative)
+    draft_tokens: Annotated[int, Field(ge=1, le=16)] | None = None
+    acceptance: Annotated[float, Field(ge=0, lt=1)] | None = None
     max_ttft_ms: TargetMs | None = None
     max_tpot_ms: TargetMs | None = None
     budget: str = "central-2025"

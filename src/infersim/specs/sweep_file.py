@@ -70,6 +70,9 @@ class SweepSpec(_Axes):
     input_len: list[Tokens] = _axis(1024)
     output_len: list[Tokens] = _axis(256)
     allow_long_context: bool = False  # points past a model's max_position_embeddings are modelled, not refused
+    speculative: str | None = None     # speculative decoding: 'mtp' or a draft model id (one model per sweep)
+    draft_tokens: Annotated[int, Field(ge=1, le=16)] | None = None
+    acceptance: Annotated[float, Field(ge=0, lt=1)] | None = None
     budget: str = "central-2025"
     price_basis: Annotated[str, AfterValidator(check_price_basis)] = "owner"   # see specs.price_basis
     scale: ChipScale = Field(default_factory=ChipScale)

@@ -143,8 +143,23 @@ def build_grid(lib: Library, spec: SweepSpec) -> Grid:
                 np.asarray(variant_slot, dtype=np.int64), f64(spec.tp), f64(spec.pp),
                 f64(spec.input_len), f64(spec.output_len), f64(spec.batch), w_bytes, kv_bytes,
                 config_row(0, 0, Precision(spec.weight_dtype, spec.kv_dtype, spec.weight_dtype, False), Mapping(),
-                           Workload(1, 1)),
+                           Workload(1, 1, speculation=_speculation(lib, spec, models))),
                 pd.DataFrame(labels), list(spec.models), pd.DataFrame(blabels), skipped)
+
+
+def _speculation(lib: Library, spec: SweepSpec, models: list):
+    """The sweep's speculative decoding (one model: a draft's cost is relative to its target)."""
+    if not spec.speculative:
+        if spec.draft_tokens is not None or spec.acceptance is not None:
+            raise InfersimError(f"sweep '{spec.id}': draft_tokens and acceptance need speculative = 'mtp' or a draft "
+                                "model id")
+        return None
+    if len(models) != 1:
+        raise InfersimError(f"sweep '{spec.id}': speculative decoding needs one model (its draft's cost is relative to "
+                            f"the model), got {len(models)}: split the sweep by model")
+    from ..model.speculative import resolve_speculation
+
+    return resolve_speculation(lib, models[0], spec.speculative, spec.draft_tokens, spec.acceptance)
 
 
 def chip_variant_of(g: Grid, rows: np.ndarray) -> np.ndarray:

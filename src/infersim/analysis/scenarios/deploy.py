@@ -41,8 +41,22 @@ def scenario_targets(spec: ScenarioSpec) -> Targets:
                    spec.max_tpot_ms / 1e3 if spec.max_tpot_ms else None)
 
 
-def scenario_workload(spec: ScenarioSpec) -> Workload:
-    return Workload(spec.input_len, spec.output_len)
+def scenario_workload(spec: ScenarioSpec, lib: Library | None = None) -> Workload:
+    """The scenario's lengths, with its speculative decoding (resolved against `lib`) if it names one."""
+    workload = Workload(spec.input_len, spec.output_len)
+    if spec.speculative:
+        from dataclasses import replace
+
+        from ...model.speculative import resolve_speculation
+
+        if lib is None:
+            raise InfersimError(f"scenario '{spec.id}' names speculative decoding: resolve it with the spec library")
+        workload = replace(workload, speculation=resolve_speculation(lib, lib.architecture(spec.model), spec.speculative,
+                                                                     spec.draft_tokens, spec.acceptance))
+    elif spec.draft_tokens is not None or spec.acceptance is not None:
+        raise InfersimError(f"scenario '{spec.id}': draft_tokens and acceptance need speculative = 'mtp' or a draft "
+                            "model id")
+    return workload
 
 
 def scenario_chip(lib: Library, spec: ScenarioSpec, chip_id: str):
@@ -63,10 +77,10 @@ def deploy(lib: Library, spec: ScenarioSpec, chip_id: str, budget_id: str | None
     precision = resolve_precision(chip, spec.weight_dtype, spec.kv_dtype)
     search_args.setdefault("targets", scenario_targets(spec))
     if smallest:
-        search_args["num_chips"], _ = min_chips_to_fit(chip, arch, precision, scenario_workload(spec))
-    found = search(chip, arch, precision, scenario_workload(spec), **search_args)
+        search_args["num_chips"], _ = min_chips_to_fit(chip, arch, precision, scenario_workload(spec, lib))
+    found = search(chip, arch, precision, scenario_workload(spec, lib), **search_args)
     cost = chip_hour_cost(chip, lib.budget(budget_id or spec.budget), spec.price_basis, lib.platform_of(chip))
-    tok = token_cost(found.best, cost, scenario_workload(spec))
+    tok = token_cost(found.best, cost, scenario_workload(spec, lib))
     return Deployment(chip_id, chip.kind, found.best, cost.total_usd_per_hour, tok.usd_per_mtok,
                       usd_per_mtok_per_chip_hour(found.best), cost.site_power_peak_w, cost.site_power_avg_w,
                       cost.chip_price_usd)

@@ -24,7 +24,7 @@ from .deploy import ScenarioResult, require_results, scenario_chips, scenario_wo
 def run_elasticity(lib: Library, spec: ScenarioSpec, progress=None, step: float = 0.05) -> ScenarioResult:
     arch = lib.architecture(spec.model)
     a = pack_architecture(arch)[None, :]
-    w = scenario_workload(spec)
+    w = scenario_workload(spec, lib)
     rows, skipped = [], []
     ids = scenario_chips(lib, spec)
     for i, cid in enumerate(ids):

@@ -11,7 +11,7 @@ from .deploy import ScenarioResult, require_results, scenario_chips, scenario_wo
 
 
 def run_latency_vs_cost(lib: Library, spec: ScenarioSpec, progress=None) -> ScenarioResult:
-    pts, skipped = frontier_points(lib, spec.model, scenario_chips(lib, spec), scenario_workload(spec), spec.weight_dtype,
+    pts, skipped = frontier_points(lib, spec.model, scenario_chips(lib, spec), scenario_workload(spec, lib), spec.weight_dtype,
                                    spec.kv_dtype, lib.budget(spec.budget), spec.price_basis,
                                    batches=tuple(spec.batches) or BATCHES, progress=progress)
     require_results(spec, pts, skipped)

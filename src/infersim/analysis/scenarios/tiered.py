@@ -15,7 +15,7 @@ from ...model.packing import pack_architecture
 from ...model.serving import best_goodput
 from ...specs.library import Library
 from ...specs.scenario_file import ScenarioSpec
-from .deploy import ScenarioResult
+from .deploy import ScenarioResult, scenario_workload
 
 
 def run_tiered(lib: Library, spec: ScenarioSpec, progress=None) -> ScenarioResult:
@@ -49,7 +49,8 @@ def run_tiered(lib: Library, spec: ScenarioSpec, progress=None) -> ScenarioResul
             need, _ = min_chips_to_fit(chip, arch, precision, w)
             maps = [m for n in chip_counts(chip, need, None, arch.is_moe) for m in candidate_mappings(chip, arch, n, need)]
             g = best_goodput(chip, arch, precision, maps, inputs, t.output, ttft_target, tpot_target,
-                             for_rate_per_s=c.rate_per_s, **options)
+                             for_rate_per_s=c.rate_per_s, speculation=scenario_workload(spec, lib).speculation,
+                             **options)
         except InfersimError as exc:
             skipped.append((c.name, str(exc)))
             continue
