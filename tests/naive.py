@@ -212,7 +212,17 @@ def expert_exchange(a, c, tp, attn_dp, ep, group_tokens, decode, dispatch_bytes,
     return total, elems * (up + out) * ((dispatch_bytes or act_bytes) + act_bytes)
 
 
-def compute_time(a, c, n_seqs, new, past, decode, wb, kvb, ab, tp, attn_dp, ep, redundant=0, skew=0.0):
+def weights_read(a, name, tp, attn_dp, ep, redundant, tokens):
+    """Weight elements one chip reads for one instance of an op (what weight-only quantisation unpacks)."""
+    d, pe = a[L.A_HIDDEN], a[L.A_EXPERT_PARAMS]
+    if name == "moe_experts":
+        per_rank = math.ceil((a[L.A_N_EXPERTS] + redundant) / ep - 1e-9)
+        return per_rank * (1 - (1 - a[L.A_TOPK] / a[L.A_N_EXPERTS]) ** tokens) * pe / (tp * attn_dp / ep)
+    return {"qkv_proj": a[L.A_QKV_PARAMS], "o_proj": a[L.A_O_PARAMS], "mlp": a[L.A_DENSE_MLP_PARAMS],
+            "moe_shared_experts": a[L.A_N_SHARED] * pe, "lm_head": d * a[L.A_VOCAB]}.get(name, 0.0) / tp
+
+
+def compute_time(a, c, n_seqs, new, past, decode, wb, kvb, ab, tp, attn_dp, ep, redundant=0, skew=0.0, dequant=0.0):
     eff_c = c[L.C_EFF_DECODE] if decode else c[L.C_EFF_PREFILL]
     table = {}
     for name, (f, b, cnt) in op_costs(a, n_seqs, new, past, decode, wb, kvb, ab, tp, attn_dp, ep, redundant,
@@ -224,15 +234,17 @@ def compute_time(a, c, n_seqs, new, past, decode, wb, kvb, ab, tp, attn_dp, ep, 
             per_rank = math.ceil((a[L.A_N_EXPERTS] + redundant) / ep - 1e-9)
             touched = per_rank * (1 - (1 - a[L.A_TOPK] / a[L.A_N_EXPERTS]) ** (n_seqs * new))
             e_c *= pairs / max(pairs, touched * max(c[L.C_GEMM_ROW_TILE], 1.0))
+        unpack_s = weights_read(a, name, tp, attn_dp, ep, redundant, n_seqs * new) * dequant / (c[L.C_VECTOR_FLOPS] / 2)
+        f = f + unpack_s * c[L.C_PEAK_FLOPS] * e_c    # weight-only: vector-unit seconds on the compute side
         t, bound = roofline(f, b, c[L.C_PEAK_FLOPS], c[L.C_MEM_BW], e_c, c[L.C_EFF_MEM], c[L.C_OVERLAP_LOSS])
         table[name] = (t, bound, cnt)
     return sum(t * cnt for t, _, cnt in table.values()), table
 
 
 def step_time(a, c, n_seqs, new, past, decode, wb, kvb, ab, tp, pp, ep, attn_dp=1, dispatch_bytes=0.0, tbo=0,
-              redundant=0, skew=0.0):
+              redundant=0, skew=0.0, dequant=0.0):
     """(total seconds, {op: (time per instance, bound, count)}) of one micro-batch through all stages."""
-    moe_opts = (redundant, skew)
+    moe_opts = (redundant, skew, dequant)
     compute, table = compute_time(a, c, n_seqs, new, past, decode, wb, kvb, ab, tp, attn_dp, ep, *moe_opts)
     n = busiest_group_seqs(n_seqs, attn_dp) * new
     msg = n * a[L.A_HIDDEN] * ab
@@ -243,7 +255,7 @@ def step_time(a, c, n_seqs, new, past, decode, wb, kvb, ab, tp, pp, ep, attn_dp=
         cnt = a[L.A_N_LAYERS] + a[L.A_N_DENSE_LAYERS] + moe
         table["tp_allreduce"] = (allreduce(msg, tp, bw, lat, c[L.C_EFF_NET]), NETWORK, cnt)
     if attn_dp > 1 and moe > 0:
-        x, _ = expert_exchange(a, c, tp, attn_dp, ep, n, decode, dispatch_bytes, ab, *moe_opts)
+        x, _ = expert_exchange(a, c, tp, attn_dp, ep, n, decode, dispatch_bytes, ab, redundant, skew)
         exposed = moe * x
         if tbo and (n_seqs >= 2 or new >= 2):  # two micro-batches, each exchanging under the other's compute
             if new >= 2:   # prefill: half of every prompt in each, the second attending to the first
@@ -252,7 +264,7 @@ def step_time(a, c, n_seqs, new, past, decode, wb, kvb, ab, tp, pp, ep, attn_dp=
             else:
                 halves = [(n_seqs / 2, new, past)] * 2
             x = [moe * expert_exchange(a, c, tp, attn_dp, ep, busiest_group_seqs(s_, attn_dp) * n_, decode,
-                                       dispatch_bytes, ab, *moe_opts)[0] for s_, n_, _ in halves]
+                                       dispatch_bytes, ab, redundant, skew)[0] for s_, n_, _ in halves]
             cs = [compute_time(a, c, s_, n_, p_, decode, wb, kvb, ab, tp, attn_dp, ep, *moe_opts)[0]
                   for s_, n_, p_ in halves]
             both = max(cs[0], x[1]) + max(cs[1], x[0])   # one's exchange under the other's compute
@@ -284,7 +296,7 @@ def weights_per_chip(a, tp, pp, attn_dp, wb, ep=1, redundant=0):
 
 
 def evaluate(a, c, tp, pp, ep, batch, inp, outp, wb, kvb, ab, reps, chunk, attn_dp=1, dispatch_bytes=0.0, tbo=0,
-             redundant=0, skew=0.0, spec=(0, 0.0, 0.0, 0, 0.0)):
+             redundant=0, skew=0.0, spec=(0, 0.0, 0.0, 0, 0.0), dequant=0.0):
     """... spec = (draft tokens k, acceptance a, draft cost per token, extra launches, draft weights share)."""
     """dict of results for one configuration, following the model's definitions."""
     usable = c[L.C_MEM_BYTES] * c[L.C_USABLE_FRAC]
@@ -303,7 +315,7 @@ def evaluate(a, c, tp, pp, ep, batch, inp, outp, wb, kvb, ab, reps, chunk, attn_
     res = {"max_batch": max_batch, "fits": 1 <= b <= max_batch}
     if not res["fits"]:
         return res
-    moe_opts = (attn_dp, dispatch_bytes, tbo, redundant, skew)
+    moe_opts = (attn_dp, dispatch_bytes, tbo, redundant, skew, dequant)
 
     def prefill(prompts):
         """(seconds, stage-send seconds): `prompts` prompts per attention group, chunked by the budget."""

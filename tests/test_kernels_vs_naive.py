@@ -144,6 +144,8 @@ def test_op_costs_and_step_match_naive(lib, model):
         skew = float(RNG.choice([0.0, 0.8])) if moe else 0.0
         dep = _dep(tp, pp, attn_dp, ep, wb, kvb, ab, dispatch, tbo)
         dep[L.D_REDUNDANT_EXPERTS], dep[L.D_ROUTING_SKEW] = redundant, skew
+        dequant = float(RNG.choice([0.0, 4.0]))
+        dep[L.D_DEQUANT_OPS] = dequant
         c = chip.copy()
         c[L.C_UP_TORUS_DIMS] = RNG.choice([0, 2, 3])
         c[L.C_UP_DOMAIN] = RNG.choice([8, 72, 256])
@@ -157,7 +159,7 @@ def test_op_costs_and_step_match_naive(lib, model):
                 assert count[i] == 0, name
         total = step_time_nb(a, c, dep, n_seqs, new, past, decode, flops, nbytes, count, times, bounds, bt)
         total2, table = naive.step_time(a, c, n_seqs, new, past, decode, wb, kvb, ab, tp, pp, ep, attn_dp, dispatch,
-                                        tbo, redundant, skew)
+                                        tbo, redundant, skew, dequant)
         assert _close(total, total2)
         for i, name in enumerate(L.OP_NAMES):
             if name in table:
@@ -189,6 +191,7 @@ def test_evaluate_matches_naive(lib, model):
         row[L.K_TBO] = RNG.integers(0, 2)
         row[L.K_REDUNDANT_EXPERTS] = RNG.choice([0, 32]) if moe and row[L.K_EP] > 1 else 0
         row[L.K_ROUTING_SKEW] = RNG.choice([0.0, 0.6]) if moe else 0.0
+        row[L.K_DEPLOY + L.D_DEQUANT_OPS] = RNG.choice([0.0, 2.0, 4.0])   # weight-only quantisation
         if RNG.random() < 0.3:   # speculative decoding: k drafted tokens, acceptance, draft cost, launches, weights
             row[L.K_DEPLOY + np.array([L.D_SPEC_TOKENS, L.D_SPEC_ACCEPT, L.D_SPEC_DRAFT_COST, L.D_SPEC_LAUNCHES,
                                        L.D_SPEC_WEIGHTS])] = (RNG.integers(1, 4), RNG.uniform(0, 0.95),
@@ -214,7 +217,8 @@ def test_evaluate_matches_naive(lib, model):
                               row[L.K_REPLICAS], row[L.K_PREFILL_CHUNK], row[L.K_ATTN_DP], row[L.K_DISPATCH_BYTES],
                               row[L.K_TBO], row[L.K_REDUNDANT_EXPERTS], row[L.K_ROUTING_SKEW],
                               tuple(row[L.K_DEPLOY + d] for d in (L.D_SPEC_TOKENS, L.D_SPEC_ACCEPT, L.D_SPEC_DRAFT_COST,
-                                                                  L.D_SPEC_LAUNCHES, L.D_SPEC_WEIGHTS)))
+                                                                  L.D_SPEC_LAUNCHES, L.D_SPEC_WEIGHTS)),
+                              row[L.K_DEPLOY + L.D_DEQUANT_OPS])
         assert r[L.R_MAX_BATCH] == twin["max_batch"]
         assert (r[L.R_FITS] == 1.0) == twin["fits"]
         if twin["fits"]:

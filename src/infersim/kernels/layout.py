@@ -58,7 +58,8 @@ C_SP_MAX_GROUPS = 22        # most layer regions one chip may be split into (pip
 C_SP_STREAM_BW = 23         # bytes/s of the capacity tier weights can stream from (MemoryX, DDR, LPDDR); 0: none
 C_UP_TORUS_DIMS = 24        # dimensions of a torus scale-up fabric (0: switched or fully connected)
 C_GEMM_ROW_TILE = 25        # fewest rows (tokens) a matrix instruction computes at once (0 reads as 1)
-C_FIELDS = 26
+C_VECTOR_FLOPS = 26         # FP32 FLOP/s of the vector units (CUDA cores, VPU; an FMA counts 2): dequantisation
+C_FIELDS = 27
 
 # ---- deployment row: how one replica is split over its chips and run ------------------------
 # A replica has D_TP x D_ATTN_DP x D_PP chips. Attention, dense layers, shared experts, the router,
@@ -83,7 +84,8 @@ D_SPEC_ACCEPT = 12          # probability that a drafted token is accepted
 D_SPEC_DRAFT_COST = 13      # one drafted token's time, as a share of the target's one-token decode step
 D_SPEC_LAUNCHES = 14        # extra step overheads per step (a draft model's own forward passes)
 D_SPEC_WEIGHTS = 15         # the draft's weights, as a share of the target's
-D_FIELDS = 16
+D_DEQUANT_OPS = 16          # weight-only quantisation: vector operations to unpack and scale one weight (0: none)
+D_FIELDS = 17
 
 # ---- one configuration to evaluate --------------------------------------------------------
 K_CHIP = 0                  # row in the chip matrix

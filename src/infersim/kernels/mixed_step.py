@@ -9,7 +9,7 @@ from .layout import (
     C_EFF_DECODE, C_EFF_MEM, C_EFF_PREFILL, C_GEMM_ROW_TILE, C_MEM_BW, C_OVERLAP_LOSS, C_PEAK_FLOPS, C_SPATIAL, D_SPEC_TOKENS, N_OPS, OP_EP_ALLTOALL, OP_EXPERTS,
     OP_PP_SENDRECV, OP_TP_ALLREDUCE,
 )
-from .operators import grouped_gemm_efficiency_nb, op_costs_nb, routed_weight_bytes_nb
+from .operators import dequant_s_nb, grouped_gemm_efficiency_nb, op_costs_nb, routed_weight_bytes_nb
 from .roofline import overlap_time_nb
 from .spatial_step import spatial_step_time_nb
 from .step import step_time_nb
@@ -55,7 +55,8 @@ def mixed_step_time_nb(arch, chip, dep, n_decode, past_decode, prefill_tokens, p
                       - routed_weight_bytes_nb(arch, dep, decode_tokens + prefill_tokens))
             eff_d *= grouped_gemm_efficiency_nb(arch, dep, decode_tokens, chip[C_GEMM_ROW_TILE])
             eff_p *= grouped_gemm_efficiency_nb(arch, dep, prefill_tokens, chip[C_GEMM_ROW_TILE])
-        t_compute = fd[op] / (peak * eff_d) + fp[op] / (peak * eff_p)
+        t_compute = (fd[op] / (peak * eff_d) + fp[op] / (peak * eff_p)
+                     + dequant_s_nb(arch, chip, dep, op, n_decode * per_seq + prefill_tokens))   # once per weight
         t_memory = (bd[op] + bp[op] - shared) / bw
         total += count * overlap_time_nb(t_compute, t_memory, chip[C_OVERLAP_LOSS])
     # collectives move the activations of every token in the iteration

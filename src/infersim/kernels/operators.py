@@ -17,9 +17,9 @@ from .expert_load import busiest_rank_load_nb, expert_slots_nb
 from .layout import (
     A_ATT_DIM_DECODE, A_ATT_DIM_PREFILL, A_DENSE_FFN, A_DENSE_MLP_PARAMS, A_EXPERT_FFN, A_EXPERT_PARAMS, A_HIDDEN,
     A_KV_ELEMS, A_KV_SHARD_MAX, A_N_DENSE_LAYERS, A_N_EXPERTS, A_N_LAYERS, A_N_MOE_LAYERS, A_N_SHARED,
-    A_N_WINDOW_LAYERS, A_O_IN, A_O_PARAMS, A_QKV_OUT, A_QKV_PARAMS, A_TOPK, A_TOTAL_PARAMS, A_VOCAB, A_WINDOW, D_ACT_BYTES,
-    D_ATTN_DP, D_EP, D_KV_BYTES, D_PP, D_TP, D_W_BYTES, OP_ATTN, OP_ATTN_WINDOW, OP_EMBED, OP_EXPERTS, OP_LM_HEAD, OP_MLP,
-    OP_NORM, OP_O_PROJ, OP_QKV, OP_ROUTER, OP_SHARED_EXPERTS,
+    A_N_WINDOW_LAYERS, A_O_IN, A_O_PARAMS, A_QKV_OUT, A_QKV_PARAMS, A_TOPK, A_TOTAL_PARAMS, A_VOCAB, A_WINDOW,
+    C_VECTOR_FLOPS, D_ACT_BYTES, D_ATTN_DP, D_DEQUANT_OPS, D_EP, D_KV_BYTES, D_PP, D_TP, D_W_BYTES, OP_ATTN,
+    OP_ATTN_WINDOW, OP_EMBED, OP_EXPERTS, OP_LM_HEAD, OP_MLP, OP_NORM, OP_O_PROJ, OP_QKV, OP_ROUTER, OP_SHARED_EXPERTS,
 )
 
 # elementwise work per token per layer: two fused residual-add + RMSNorm kernels, each reading
@@ -81,6 +81,38 @@ def grouped_gemm_efficiency_nb(arch, dep, tokens, row_tile):
         return 1.0
     pairs, touched = busiest_rank_pairs_nb(arch, dep, tokens)
     return pairs / max(pairs, touched * max(row_tile, 1.0))
+
+
+@njit(**JIT)
+def weight_elements_nb(arch, dep, op, tokens):
+    """Weight elements one chip reads for one instance of `op` when `tokens` tokens pass (what
+    weight-only quantisation dequantises): the matrices of the projections, MLPs, shared experts
+    and LM head split over tp, the routed experts the tokens touch. The embedding is a lookup of a
+    few rows and the router is small: 0."""
+    tp = max(dep[D_TP], 1.0)
+    if op == OP_QKV:
+        return arch[A_QKV_PARAMS] / tp
+    if op == OP_O_PROJ:
+        return arch[A_O_PARAMS] / tp
+    if op == OP_MLP:
+        return arch[A_DENSE_MLP_PARAMS] / tp
+    if op == OP_SHARED_EXPERTS:
+        return arch[A_N_SHARED] * arch[A_EXPERT_PARAMS] / tp
+    if op == OP_LM_HEAD:
+        return arch[A_HIDDEN] * arch[A_VOCAB] / tp
+    if op == OP_EXPERTS:
+        return routed_weight_bytes_nb(arch, dep, tokens) / dep[D_W_BYTES]
+    return 0.0
+
+
+@njit(**JIT)
+def dequant_s_nb(arch, chip, dep, op, tokens):
+    """Seconds the vector units spend dequantising the weights one instance of `op` reads (weight-only
+    quantisation: D_DEQUANT_OPS operations per weight; a vector unit does C_VECTOR_FLOPS / 2 per second,
+    an FMA counting 2 FLOPs). 0 when the chip computes in the weights' own dtype."""
+    if dep[D_DEQUANT_OPS] <= 0.0:
+        return 0.0
+    return weight_elements_nb(arch, dep, op, tokens) * dep[D_DEQUANT_OPS] / (0.5 * chip[C_VECTOR_FLOPS])
 
 
 @njit(**JIT)

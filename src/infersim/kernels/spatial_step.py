@@ -16,6 +16,10 @@ One pass of a micro-batch through every layer costs
            fabric_hop_s, plus the message over the region's edge links
   c2c      tensor-parallel all-reduces and expert all-to-alls over the chip-to-chip links
            (tp > 1), and pp - 1 stage-to-stage sends, in the alpha-beta model of collectives.py
+Weight-only quantisation adds no vector-unit dequantisation time here (kernels/step.py adds it for
+GPUs and other chips): the spatial chips convert block formats in the stream between memory and the
+matrix units (Groq's TruePoint block floating point), their files give no vector rate, and each
+family's one fitted parameter was fitted with these rows as they are.
 In weight-streaming mode (an explicit choice, spatial_streaming_evaluate_one_nb) every weight streams
 from a capacity tier (Cerebras MemoryX, SambaNova DDR, d-Matrix LPDDR) at stream_bw, one region per
 chip, and the fast memory holds the KV cache and activations.

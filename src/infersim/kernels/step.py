@@ -22,7 +22,10 @@ from .layout import (
     R_REPLICA_TOK_S, R_SYSTEM_TOK_S, R_TPOT_S, R_TTFT_S, R_USER_TOK_S, R_WEIGHT_BYTES_CHIP,
 )
 from .experts import expert_exchange_nb
-from .operators import group_seqs_nb, grouped_gemm_efficiency_nb, kv_bytes_per_seq_nb, op_costs_nb, split_nb, weight_bytes_per_chip_nb
+from .operators import (
+    dequant_s_nb, group_seqs_nb, grouped_gemm_efficiency_nb, kv_bytes_per_seq_nb, op_costs_nb, split_nb,
+    weight_bytes_per_chip_nb,
+)
 from .roofline import roofline_time_nb
 from .spatial_step import spatial_decode_phase_nb, spatial_prefill_phase_nb, spatial_step_time_nb
 
@@ -51,8 +54,11 @@ def compute_ops_nb(arch, chip, dep, n_seqs, new_tokens, past_tokens, is_decode, 
             e_c = eff_c
             if op == OP_EXPERTS:   # experts with fewer tokens than a tile compute idle rows
                 e_c *= grouped_gemm_efficiency_nb(arch, dep, n_seqs * new_tokens, chip[C_GEMM_ROW_TILE])
-            t, b = roofline_time_nb(flops[op], nbytes[op], chip[C_PEAK_FLOPS], chip[C_MEM_BW], e_c, chip[C_EFF_MEM],
-                                    chip[C_OVERLAP_LOSS])
+            # weight-only quantisation: the vector units unpack and scale each weight read, time added
+            # to the matrix work (as the FLOPs the matrix units would do in that time)
+            extra = dequant_s_nb(arch, chip, dep, op, n_seqs * new_tokens) * chip[C_PEAK_FLOPS] * e_c
+            t, b = roofline_time_nb(flops[op] + extra, nbytes[op], chip[C_PEAK_FLOPS], chip[C_MEM_BW], e_c,
+                                    chip[C_EFF_MEM], chip[C_OVERLAP_LOSS])
             times[op] = t
             bounds[op] = b
             total += count[op] * t

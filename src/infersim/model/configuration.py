@@ -233,6 +233,19 @@ def dispatch_bytes(precision: Precision) -> float:
     return dtypes.ACTIVATION_BYTES
 
 
+# Weight-only quantisation: vector operations to turn one stored weight into a math operand, each time a
+# step reads it (assumption, from how dequantising GEMM kernels work: 4-bit: unpack (shift, mask), convert
+# to floating point, multiply by its group's scale = 4; 8-bit: convert and scale = 2).
+DEQUANT_OPS_PER_WEIGHT = {4: 4.0, 8: 2.0}
+
+
+def dequant_ops(precision: Precision) -> float:
+    """Vector operations per weight element a weight-only configuration spends dequantising (0: none)."""
+    if not precision.weight_only:
+        return 0.0
+    return DEQUANT_OPS_PER_WEIGHT[4 if precision.weight_bytes < 1.0 else 8]
+
+
 def deployment_row(precision: Precision, mapping: Mapping, two_batch_overlap: bool = True,
                    routing_skew: float = 0.0, speculation: SpecDecode | None = None) -> np.ndarray:
     """The D_* row the kernels read: how one replica is split (expert slots included), its data
@@ -250,6 +263,7 @@ def deployment_row(precision: Precision, mapping: Mapping, two_batch_overlap: bo
     row[L.D_TBO] = 1.0 if two_batch_overlap else 0.0
     row[L.D_REDUNDANT_EXPERTS] = mapping.redundant_experts
     row[L.D_ROUTING_SKEW] = routing_skew
+    row[L.D_DEQUANT_OPS] = dequant_ops(precision)
     if speculation is not None:
         row[L.D_SPEC_TOKENS] = speculation.draft_tokens
         row[L.D_SPEC_ACCEPT] = speculation.acceptance

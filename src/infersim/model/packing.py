@@ -53,6 +53,27 @@ def pack_architecture(a: Architecture) -> np.ndarray:
     return row
 
 
+# Derived: the H100 SXM's CUDA-core FP32 rate over its dense BF16 tensor rate, 66.9 / 989.4 = 0.0676
+# (nvidia-h100-sxm.toml): the share of a chip's matrix BF16 rate its vector units are taken to have
+# when its file gives neither vector_flops_per_s nor an FP32 rate.
+VECTOR_SHARE_OF_BF16 = 66.9e12 / 989.4e12
+
+
+def vector_flops(chip: ChipSpec) -> tuple[float, str]:
+    """(FP32 FLOP/s of the chip's vector units, where the figure comes from): the file's
+    compute.vector_flops_per_s; else its dense FP32 rate (on GPUs and CPUs the CUDA-core / SIMD rate;
+    on other chips their FP32 figure, an estimate of the vector path); else its BF16 matrix rate x
+    VECTOR_SHARE_OF_BF16 (derived from the H100, labelled an estimate)."""
+    c = chip.compute
+    if c.vector_flops_per_s is not None:
+        return c.vector_flops_per_s, "compute.vector_flops_per_s"
+    dense = c.dense_flops_per_s.available()
+    if "fp32" in dense:
+        return dense["fp32"], "derived: the chip's dense FP32 rate"
+    matrix = dense.get("bf16") or dense.get("fp16") or max(dense.values())
+    return matrix * VECTOR_SHARE_OF_BF16, "estimate: BF16 matrix rate x the H100's vector share (0.068)"
+
+
 # Assumption: a GPU's tensor cores compute at least 16 rows (tokens) per instruction: NVIDIA's mma
 # m16 shape and AMD's 16x16 MFMA, the smallest block M of fused-MoE kernels (vLLM's tuned fused_moe
 # configs use BLOCK_SIZE_M 16 for small batches). Systolic arrays (TPU, Trainium), dataflow chips and
@@ -98,6 +119,7 @@ def pack_chip(chip: ChipSpec, compute_dtype: str) -> np.ndarray:
         row[L.C_SP_STREAM_BW] = chip.memory.host.bandwidth_bytes_per_s if sp.weight_streaming else 0.0
     row[L.C_UP_TORUS_DIMS] = net.scaleup_torus_dimensions
     row[L.C_GEMM_ROW_TILE] = GPU_GEMM_ROW_TILE if chip.kind == "gpu" else 1.0
+    row[L.C_VECTOR_FLOPS] = vector_flops(chip)[0]
     return row
 
 

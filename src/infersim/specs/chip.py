@@ -42,6 +42,9 @@ class DenseFlops(Strict):
 
 class Compute(Strict):
     dense_flops_per_s: DenseFlops
+    # FP32 FLOP/s of the vector units beside the matrix units (CUDA cores, a TPU's VPU; an FMA counts 2):
+    # what unpacks and scales weight-only quantised weights. Absent: see model.packing.vector_flops.
+    vector_flops_per_s: FlopsPerS | None = None
 
     @model_validator(mode="after")
     def _some_dtype(self) -> "Compute":
