@@ -15,7 +15,7 @@ import numpy as np
 
 from infersim.kernels import layout as L
 from infersim.kernels.grid_sweep import chip_hour_table_nb
-from infersim.sweep.chunk import HIST_EDGES, HIST_USD_EDGES
+from infersim.design_space.chunk import HIST_EDGES, HIST_USD_EDGES
 
 NORM_PASSES, NORM_FLOPS, LOGIT_BYTES = 8.0, 12.0, 4.0
 ACT_TENSORS, ACT_SHARE = 4.0, 0.10

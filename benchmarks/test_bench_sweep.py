@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from infersim.kernels import grid_sweep as K
-from infersim.sweep.chunk import Reducer, Tables
-from infersim.sweep.grid import build_grid
+from infersim.design_space.chunk import Reducer, Tables
+from infersim.design_space.grid import build_grid
 
 sys.path.insert(0, str(Path(__file__).parent))
 from numpy_reference import Reference  # noqa: E402
@@ -82,7 +82,7 @@ def test_old_reference_throughput(benchmark, grid):
 
 def test_stages_equal_on_every_point(lib):
     """Every point of a 2.4 M-point grid: the kernel's per-point values against the reference's stages."""
-    from infersim.sweep.chunk import point_values
+    from infersim.design_space.chunk import point_values
 
     spec = lib.sweep("hbm-bandwidth-what-if")
     g = build_grid(lib, spec)

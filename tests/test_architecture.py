@@ -14,24 +14,24 @@ PKG = Path(__file__).resolve().parents[1] / "src" / "infersim"
 # Modules at the top of the package that every layer may use (they import nothing above them).
 BASE = {"errors", "units", "dtypes"}
 # layer -> the layers it may import (besides itself and BASE). Arrows point down the data flow:
-# spec files -> specs -> model (on kernels) -> cost -> sweep / analysis / accuracy -> report -> api -> cli.
+# spec files -> specs -> model (on kernels) -> cost -> design_space / analysis / accuracy -> report -> api -> cli.
 ALLOWED = {
     "kernels": set(),
     "specs": set(),
     "model": {"kernels", "specs"},
     "cost": {"kernels", "specs", "model"},
-    "sweep": {"kernels", "specs", "model", "cost"},
-    "analysis": {"kernels", "specs", "model", "cost", "sweep"},
+    "design_space": {"kernels", "specs", "model", "cost"},
+    "analysis": {"kernels", "specs", "model", "cost", "design_space"},
     "accuracy": {"kernels", "specs", "model", "cost"},
-    "report": {"specs", "model", "cost", "sweep", "analysis", "accuracy"},
-    "api": {"kernels", "specs", "model", "cost", "sweep", "analysis", "accuracy", "report"},
-    "cli": {"kernels", "specs", "model", "cost", "sweep", "analysis", "accuracy", "report", "api", "__init__"},
-    "__init__": {"api", "sweep"},  # sweep: to make the package `infersim.sweep` callable as api.sweep
+    "report": {"specs", "model", "cost", "design_space", "analysis", "accuracy"},
+    "api": {"kernels", "specs", "model", "cost", "design_space", "analysis", "accuracy", "report"},
+    "cli": {"kernels", "specs", "model", "cost", "design_space", "analysis", "accuracy", "report", "api", "__init__"},
+    "__init__": {"api"},
     "__main__": {"cli"},
     **{b: BASE for b in BASE},
 }
 # Third-party packages that only some layers may import.
-ONLY_IN = {"matplotlib": {"report"}, "dask": {"sweep"}, "distributed": {"sweep"}}
+ONLY_IN = {"matplotlib": {"report"}, "dask": {"design_space"}, "distributed": {"design_space"}}
 KERNEL_IMPORTS = {"numpy", "numba"}
 
 
@@ -166,7 +166,7 @@ def test_the_rules_catch_wrong_imports():
     assert violations("kernels", ["infersim.specs.chip"])
     assert violations("kernels", ["pandas"])
     assert violations("analysis", ["matplotlib.pyplot"])
-    assert violations("sweep", ["infersim.analysis.compare"])
+    assert violations("design_space", ["infersim.analysis.compare"])
     assert violations("accuracy", ["infersim.analysis.compare"])
     assert not violations("report", ["matplotlib.pyplot", "infersim.analysis.frontier"])
     # relative imports resolve to absolute module names

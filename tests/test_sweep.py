@@ -11,9 +11,9 @@ from infersim.kernels import layout as L
 from infersim.kernels.reduce import pareto_candidates_nb, topk_update_nb
 from infersim.kernels.step import evaluate_rows_nb, new_result_matrix
 from infersim.model.configuration import Mapping, Precision, Workload, config_row
-from infersim.sweep.chunk import HIST_USD_EDGES, Reducer, point_values
-from infersim.sweep.grid import build_grid
-from infersim.sweep.run import run_sweep
+from infersim.design_space.chunk import HIST_USD_EDGES, Reducer, point_values
+from infersim.design_space.grid import build_grid
+from infersim.design_space.run import run_sweep
 from tests import naive
 
 
@@ -179,9 +179,9 @@ def test_sweep_cli_and_bad_axis(capsys, tmp_path, lib):
 
 def test_dask_backend_matches_local(lib, spec):
     pytest.importorskip("dask.distributed")
-    from infersim.sweep.dask_backend import run_on_dask
-    from infersim.sweep.grid import build_grid, records
-    from infersim.sweep.chunk import merge
+    from infersim.design_space.dask_backend import run_on_dask
+    from infersim.design_space.grid import build_grid, records
+    from infersim.design_space.chunk import merge
     g = build_grid(lib, spec)
     ranges = [(s, s + 1) for s in range(g.n_blocks)]
     parts = run_on_dask(g, spec, ranges, None, progress=False,

@@ -8,10 +8,6 @@ command line) stays cheap. docs/architecture.md in the repository explains the l
 
 from __future__ import annotations
 
-import types as _types
-
-from . import sweep as _sweep_package  # the grid engine's package: its __init__ imports nothing
-
 __version__ = "0.1.0"
 __all__ = ["load_library", "compare", "evaluate", "goodput", "frontier", "sweep", "validate"]
 
@@ -26,16 +22,3 @@ def __getattr__(name: str):
 
 def __dir__() -> list[str]:
     return sorted([*globals(), *__all__])
-
-
-class _CallableSweepPackage(_types.ModuleType):
-    """`infersim.sweep` is both the grid engine's package and the API's `sweep()`: once the
-    package is imported Python binds its name on `infersim`, which would hide the function."""
-
-    def __call__(self, *args, **kwargs):
-        from .api import sweep
-
-        return sweep(*args, **kwargs)
-
-
-_sweep_package.__class__ = _CallableSweepPackage

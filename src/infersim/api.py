@@ -275,7 +275,7 @@ def sweep(spec, *, library: Library | None = None, chunk_points: int = 2_000_000
     """
     from .specs.loader import load
     from .specs.sweep_file import SweepSpec
-    from .sweep.run import run_sweep
+    from .design_space.run import run_sweep
 
     lib = _library(library)
     if not isinstance(spec, SweepSpec):

@@ -43,7 +43,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from ..report.tables import frame_table
     from ..specs.loader import load
     from ..specs.sweep_file import SweepSpec
-    from ..sweep.run import run_sweep
+    from ..design_space.run import run_sweep
 
     if args.scheduler is not None and args.backend != "dask":
         raise InfersimError("--scheduler is the address of a dask scheduler: it needs --backend dask")
