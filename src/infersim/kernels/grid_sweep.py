@@ -29,9 +29,8 @@ from numba import get_thread_id, njit, prange
 from .chip_cost import chip_hour_cost_nb
 from .config import JIT, JIT_LEAF, JIT_PARALLEL
 from .layout import CC_FIELDS, K_BATCH, K_INPUT_LEN, K_OUTPUT_LEN, K_PP, K_TP, N_OPS
-from .step import (
-    capacity_nb, decode_context_nb, decode_phase_nb, new_scratch_nb, prefill_phase_nb, replica_cycle_s_nb,
-)
+from .replica import replica_cycle_s_nb
+from .step import capacity_nb, decode_context_nb, decode_phase_nb, new_scratch_nb, prefill_phase_nb
 
 S_FITS = 0
 S_USD_PER_MTOK = 1
@@ -320,7 +319,7 @@ def sweep_blocks_nb(blk_lo, blk_hi, archs, tchips, mchips, usd_h, log_usd_h, chi
     """Blocks [blk_lo, blk_hi) of (chip, model, tp, pp), folded into per-thread reductions (leading axis:
     thread): hist, counters (N_*), top_val/top_row (k smallest ($/M tokens, row) per chip variant),
     Pareto state (per speed bin: the cheapest point, and the cheapest of the faster bins) and candidates (cand_*, cand_n of them). Blocks are handed out to
-    threads one at a time when the caller sets config.DYNAMIC_CHUNK (see sweep.chunk)."""
+    threads one at a time when the caller sets config.DYNAMIC_CHUNK (see design_space.chunk)."""
     nt = hist.shape[0]
     n_in, n_out, n_b = inputs.shape[0], outputs.shape[0], batches.shape[0]
     maxb = np.empty((nt, chip_mvars.shape[1], n_in, n_out))

@@ -32,17 +32,15 @@ from .collectives import allreduce_time_nb, link_for_group_nb, p2p_time_nb
 from .experts import expert_exchange_nb
 from .config import JIT, JIT_LEAF
 from .layout import (
-    A_DENSE_FFN, A_EXPERT_FFN, A_HIDDEN, A_KV_SHARD_MAX, A_N_DENSE_LAYERS, A_N_LAYERS, A_N_MOE_LAYERS, A_TOPK,
-    A_VOCAB, BOUND_MEMORY, BOUND_NETWORK, C_EFF_DECODE, C_EFF_MEM, C_EFF_NET, C_EFF_PREFILL, C_MEM_BW, C_MEM_BYTES,
-    C_OUT_BW, C_OUT_LAT_S, C_OVERHEAD_S, C_OVERLAP_LOSS, C_PEAK_FLOPS, C_PREFILL_OVERHEAD_S, C_SP_HOP_S,
-    C_SP_LINK_BW, C_SP_MAX_GROUPS, C_SP_MESH_X, C_SP_MESH_Y, C_SP_STREAM_BW, C_UP_BW, C_UP_DOMAIN, C_UP_LAT_S,
-    C_USABLE_FRAC, D_ACT_BYTES, D_KV_BYTES, D_PP, K_BATCH, K_DEPLOY, K_FIELDS, K_INPUT_LEN, K_OUTPUT_LEN,
-    K_PREFILL_CHUNK, K_REPLICAS, N_OPS, OP_ATTN, OP_ATTN_WINDOW, OP_EMBED, OP_EP_ALLTOALL, OP_EXPERTS, OP_LM_HEAD,
-    OP_MLP, OP_O_PROJ, OP_PP_SENDRECV, OP_QKV, OP_ROUTER, OP_TP_ALLREDUCE, R_BATCH, R_CHIPS, R_DECODE_BOUND, R_FITS,
-    R_KV_BYTES_CHIP, R_MAX_BATCH, R_MEM_USED_FRAC, R_PREFILL_BOUND, R_PREFILL_SHARE, R_REPLICA_TOK_S,
-    R_SYSTEM_TOK_S, R_TPOT_S, R_TTFT_S, R_USER_TOK_S, R_WEIGHT_BYTES_CHIP,
+    A_HIDDEN, A_N_DENSE_LAYERS, A_N_LAYERS, A_N_MOE_LAYERS, BOUND_MEMORY, BOUND_NETWORK, C_EFF_DECODE, C_EFF_MEM,
+    C_EFF_NET, C_EFF_PREFILL, C_MEM_BW, C_OUT_BW, C_OUT_LAT_S, C_OVERHEAD_S, C_OVERLAP_LOSS, C_PEAK_FLOPS,
+    C_PREFILL_OVERHEAD_S, C_SP_HOP_S, C_SP_LINK_BW, C_SP_MAX_GROUPS, C_SP_MESH_X, C_SP_MESH_Y, C_SP_STREAM_BW, C_UP_BW,
+    C_UP_DOMAIN, C_UP_LAT_S, D_ACT_BYTES, D_KV_BYTES, D_PP, K_DEPLOY, K_FIELDS, K_INPUT_LEN, K_OUTPUT_LEN,
+    K_PREFILL_CHUNK, N_OPS, OP_ATTN, OP_ATTN_WINDOW, OP_EMBED, OP_EP_ALLTOALL, OP_EXPERTS, OP_LM_HEAD, OP_MLP,
+    OP_O_PROJ, OP_PP_SENDRECV, OP_QKV, OP_ROUTER, OP_TP_ALLREDUCE, R_DECODE_BOUND, R_PREFILL_BOUND,
 )
-from .operators import group_seqs_nb, kv_bytes_per_seq_nb, op_costs_nb, split_nb, weight_bytes_per_chip_nb
+from .operators import group_seqs_nb, op_costs_nb, split_nb
+from .replica import admit_batch_nb, dominant_bound_nb, memory_per_chip_nb, write_rates_nb
 from .roofline import roofline_time_nb
 
 # Region traversals per instance of each operator: one for a matrix-vector product (input
@@ -60,9 +58,6 @@ FABRIC_PHASES[OP_ROUTER] = 1.0
 FABRIC_PHASES[OP_EXPERTS] = 4.0
 FABRIC_PHASES[OP_LM_HEAD] = 1.0
 
-# Activation memory as kernels/step.py counts it (a copy: step.py imports this module)
-ACT_TENSORS_PER_TOKEN = 4.0
-ACT_MEMORY_SHARE_MAX = 0.10
 MAX_GROUP_DOUBLINGS = 20
 
 
@@ -173,15 +168,6 @@ def max_groups_nb(arch, chip, dep, stream_frac):
 
 
 @njit(**JIT_LEAF)
-def dominant_nb(bound_time):
-    best = 0
-    for b in range(1, 3):
-        if bound_time[b] > bound_time[best]:
-            best = b
-    return best
-
-
-@njit(**JIT_LEAF)
 def spatial_step_time_nb(arch, chip, dep, n_seqs, new_tokens, past_tokens, is_decode, flops, nbytes, count, times,
                          bounds, bound_time):
     """spatial_pass_nb with the number of regions per chip (1, 2, 4, ...) that passes this
@@ -199,27 +185,6 @@ def spatial_step_time_nb(arch, chip, dep, n_seqs, new_tokens, past_tokens, is_de
         g *= 2.0
     return spatial_pass_nb(arch, chip, dep, n_seqs, new_tokens, past_tokens, is_decode, best_g, 0.0,
                            flops, nbytes, count, times, bounds, bound_time, flops, nbytes, count, dep)[0]
-
-
-@njit(**JIT_LEAF)
-def spatial_memory_nb(arch, chip, dep, input_len, output_len, prefill_chunk):
-    """(usable, weights, fixed activations, bytes per sequence, prefill chunk tokens) per chip, as
-    kernels/step.py's memory_per_chip_nb counts them (a copy: step.py imports this module), plus
-    the chunk: weights and KV cache in the chip's fast memory (SRAM, or HBM where weights stream
-    through SRAM)."""
-    tp, attn_dp, ep, moe_chips, expert_tp = split_nb(dep)
-    pp = max(dep[D_PP], 1.0)
-    act_bytes = dep[D_ACT_BYTES]
-    usable = chip[C_MEM_BYTES] * chip[C_USABLE_FRAC]
-    weights = weight_bytes_per_chip_nb(arch, dep)
-    kv_shard = min(tp, arch[A_KV_SHARD_MAX])
-    kv_seq = kv_bytes_per_seq_nb(arch, input_len + output_len, dep[D_KV_BYTES]) / (pp * kv_shard)
-    ffn = max(arch[A_DENSE_FFN], arch[A_TOPK] * arch[A_EXPERT_FFN])
-    per_token_act = (ACT_TENSORS_PER_TOKEN * arch[A_HIDDEN] + 3.0 * ffn / tp) * act_bytes
-    chunk = input_len if prefill_chunk <= 0.0 else min(prefill_chunk, input_len)
-    chunk = max(1.0, min(chunk, np.floor(ACT_MEMORY_SHARE_MAX * usable / per_token_act)))
-    per_seq = (kv_seq + per_token_act + arch[A_VOCAB] / tp * 4.0) / attn_dp
-    return usable, weights, chunk * per_token_act, per_seq, chunk
 
 
 @njit(**JIT_LEAF)
@@ -249,7 +214,7 @@ def spatial_prefill_nb(arch, chip, dep, input_len, max_chunk, stream_frac,
             if ttft < best_ttft * (1.0 - 1e-12):
                 best_ttft = ttft
                 best_busy = c * region
-                best_bound = dominant_nb(bound_time)
+                best_bound = dominant_bound_nb(bound_time)
             g *= 2.0
         if ch >= input_len or ch >= max_chunk:
             break
@@ -279,7 +244,7 @@ def spatial_decode_nb(arch, chip, dep, batch, past, stream_frac,
     micro = min(batch, pp * best_g)
     t = spatial_pass_nb(arch, chip, dep, batch / micro, 1.0, past, True, best_g, stream_frac,
                         flops, nbytes, count, times, bounds, bound_time, wflops, wbytes, wcount, wdep)[0]
-    return t, dominant_nb(bound_time), best_g
+    return t, dominant_bound_nb(bound_time), best_g
 
 
 @njit(**JIT_LEAF)
@@ -287,7 +252,7 @@ def spatial_prefill_phase_nb(arch, chip, cfg, flops, nbytes, count, times, bound
     """step.prefill_phase_nb for a spatial chip: (ttft_s, busy_s per prompt, bound), weights resident."""
     dep = cfg[K_DEPLOY:K_FIELDS]
     tp, attn_dp, ep, moe_chips, expert_tp = split_nb(dep)
-    chunk = spatial_memory_nb(arch, chip, dep, cfg[K_INPUT_LEN], cfg[K_OUTPUT_LEN], cfg[K_PREFILL_CHUNK])[4]
+    chunk = memory_per_chip_nb(arch, chip, dep, cfg[K_INPUT_LEN], cfg[K_OUTPUT_LEN], cfg[K_PREFILL_CHUNK])[4]
     t, busy, bound = spatial_prefill_nb(arch, chip, dep, cfg[K_INPUT_LEN], chunk, 0.0, flops, nbytes, count, times,
                                         bounds, bound_time, flops, nbytes, count, dep)
     return t + chip[C_PREFILL_OVERHEAD_S], (busy + chip[C_PREFILL_OVERHEAD_S]) / attn_dp, bound
@@ -331,25 +296,15 @@ def spatial_streaming_evaluate_one_nb(arch, chip, cfg, out, flops, nbytes, count
         out[j] = np.nan
     dep = cfg[K_DEPLOY:K_FIELDS]
     tp, attn_dp, ep, moe_chips, expert_tp = split_nb(dep)
-    pp = max(dep[D_PP], 1.0)
     inp = cfg[K_INPUT_LEN]
     outp = cfg[K_OUTPUT_LEN]
-    usable, weights, fixed_act, per_seq, chunk = spatial_memory_nb(arch, chip, dep, inp, outp, cfg[K_PREFILL_CHUNK])
+    usable, weights, fixed_act, per_seq, chunk = memory_per_chip_nb(arch, chip, dep, inp, outp, cfg[K_PREFILL_CHUNK])
     frac, resident = stream_fraction_nb(chip, weights)
     free = usable - resident - fixed_act
     max_batch = np.floor(free / per_seq) if free > 0.0 else 0.0
-    out[R_MAX_BATCH] = max_batch
-    out[R_WEIGHT_BYTES_CHIP] = weights
-    out[R_CHIPS] = moe_chips * pp * cfg[K_REPLICAS]
-    batch = cfg[K_BATCH] if cfg[K_BATCH] > 0.0 else max_batch
-    if batch < 1.0 or batch > max_batch:
-        out[R_FITS] = 0.0
+    batch = admit_batch_nb(arch, chip, cfg, dep, out, max_batch, weights, resident + fixed_act, per_seq)
+    if batch == 0.0:
         return
-    out[R_FITS] = 1.0
-    out[R_BATCH] = batch
-    kv_shard = min(tp, arch[A_KV_SHARD_MAX])
-    out[R_KV_BYTES_CHIP] = batch * kv_bytes_per_seq_nb(arch, inp + outp, dep[D_KV_BYTES]) / (pp * kv_shard * attn_dp)
-    out[R_MEM_USED_FRAC] = (resident + fixed_act + batch * per_seq) / chip[C_MEM_BYTES]
     wflops = np.zeros(N_OPS)
     wbytes = np.zeros(N_OPS)
     wcount = np.zeros(N_OPS)
@@ -361,12 +316,4 @@ def spatial_streaming_evaluate_one_nb(arch, chip, cfg, out, flops, nbytes, count
     t_dec, out[R_DECODE_BOUND], _ = spatial_decode_nb(arch, chip, dep, batch, inp + (outp - 1.0) / 2.0, frac,
                                                       flops, nbytes, count, times, bounds, bound_time,
                                                       wflops, wbytes, wcount, wdep)
-    tpot = t_dec + chip[C_OVERHEAD_S]
-    out[R_TTFT_S] = ttft
-    out[R_TPOT_S] = tpot
-    out[R_USER_TOK_S] = 1.0 / tpot
-    cycle = max(outp - 1.0, 0.0) * tpot + batch * prefill_busy
-    replica = batch * outp / cycle
-    out[R_PREFILL_SHARE] = batch * prefill_busy / cycle
-    out[R_REPLICA_TOK_S] = replica
-    out[R_SYSTEM_TOK_S] = replica * cfg[K_REPLICAS]
+    write_rates_nb(cfg, out, batch, ttft, t_dec + chip[C_OVERHEAD_S], prefill_busy)

@@ -12,28 +12,18 @@ from numba import njit, prange
 from .collectives import allreduce_time_nb, link_for_group_nb, p2p_time_nb
 from .config import JIT, JIT_LEAF, JIT_PARALLEL
 from .layout import (
-    A_DENSE_FFN, A_EXPERT_FFN, A_HIDDEN, A_KV_SHARD_MAX, A_N_DENSE_LAYERS, A_N_LAYERS, A_N_MOE_LAYERS, A_TOPK, A_VOCAB,
-    BOUND_NETWORK, C_EFF_DECODE, C_EFF_MEM, C_EFF_NET, C_EFF_PREFILL, C_GEMM_ROW_TILE, C_MEM_BW, C_MEM_BYTES, C_OUT_BW, C_OUT_LAT_S,
-    C_OVERHEAD_S, C_OVERLAP_LOSS, C_PEAK_FLOPS, C_PREFILL_OVERHEAD_S, C_SPATIAL, C_UP_BW, C_UP_DOMAIN, C_UP_LAT_S,
-    C_USABLE_FRAC, D_ACT_BYTES, D_ATTN_DP, D_KV_BYTES, D_PP, D_SPEC_ACCEPT, D_SPEC_DRAFT_COST,
-    D_SPEC_LAUNCHES, D_SPEC_TOKENS, D_SPEC_WEIGHTS, D_TBO, K_BATCH, K_CHIP, K_DEPLOY, K_FIELDS, K_INPUT_LEN, K_MODEL, K_OUTPUT_LEN,
-    K_PREFILL_CHUNK, K_REPLICAS, N_OPS, OP_EP_ALLTOALL, OP_EXPERTS, OP_PP_SENDRECV, OP_TP_ALLREDUCE, R_BATCH, R_CHIPS,
-    R_DECODE_BOUND, R_FIELDS, R_FITS, R_KV_BYTES_CHIP, R_MAX_BATCH, R_MEM_USED_FRAC, R_PREFILL_BOUND, R_PREFILL_SHARE,
-    R_REPLICA_TOK_S, R_SYSTEM_TOK_S, R_TPOT_S, R_TTFT_S, R_USER_TOK_S, R_WEIGHT_BYTES_CHIP,
+    A_HIDDEN, A_N_DENSE_LAYERS, A_N_LAYERS, A_N_MOE_LAYERS, BOUND_NETWORK, C_EFF_DECODE, C_EFF_MEM, C_EFF_NET,
+    C_EFF_PREFILL, C_GEMM_ROW_TILE, C_MEM_BW, C_OUT_BW, C_OUT_LAT_S, C_OVERHEAD_S, C_OVERLAP_LOSS, C_PEAK_FLOPS,
+    C_PREFILL_OVERHEAD_S, C_SPATIAL, C_UP_BW, C_UP_DOMAIN, C_UP_LAT_S, D_ACT_BYTES, D_ATTN_DP, D_PP, D_SPEC_ACCEPT,
+    D_SPEC_DRAFT_COST, D_SPEC_LAUNCHES, D_SPEC_TOKENS, D_TBO, K_CHIP, K_DEPLOY, K_FIELDS, K_INPUT_LEN, K_MODEL,
+    K_OUTPUT_LEN, K_PREFILL_CHUNK, N_OPS, OP_EP_ALLTOALL, OP_EXPERTS, OP_PP_SENDRECV, OP_TP_ALLREDUCE, R_DECODE_BOUND,
+    R_FIELDS, R_PREFILL_BOUND,
 )
 from .experts import expert_exchange_nb
-from .operators import (
-    dequant_s_nb, group_seqs_nb, grouped_gemm_efficiency_nb, kv_bytes_per_seq_nb, op_costs_nb, split_nb,
-    weight_bytes_per_chip_nb,
-)
+from .operators import dequant_s_nb, group_seqs_nb, grouped_gemm_efficiency_nb, op_costs_nb, split_nb
+from .replica import admit_batch_nb, dominant_bound_nb, memory_per_chip_nb, write_rates_nb
 from .roofline import roofline_time_nb
 from .spatial_step import spatial_decode_phase_nb, spatial_prefill_phase_nb, spatial_step_time_nb
-
-ACT_TENSORS_PER_TOKEN = 4.0  # hidden-state buffers alive at once (residual, normed, attention out, MLP out)
-# A runtime shrinks its prefill chunk on a small-memory chip (an SRAM LPU holds ~0.2 GB) rather than
-# give up weight space: activations of one chunk take at most this share of usable memory.
-# Assumption; on HBM GPUs the cap is tens of thousands of tokens and never binds.
-ACT_MEMORY_SHARE_MAX = 0.10
 
 
 @njit(**JIT_LEAF)
@@ -146,42 +136,11 @@ def step_time_nb(arch, chip, dep, n_seqs, new_tokens, past_tokens, is_decode, fl
 
 
 @njit(**JIT_LEAF)
-def dominant_bound_nb(bound_time):
-    best = 0
-    for b in range(1, 3):
-        if bound_time[b] > bound_time[best]:
-            best = b
-    return best
-
-
-@njit(**JIT_LEAF)
-def memory_per_chip_nb(arch, chip, dep, input_len, output_len, prefill_chunk):
-    """(usable, weights, fixed activations, bytes per extra sequence of the replica) per chip, in bytes.
-
-    A replica's sequences are spread over its attn_dp attention groups, so one more sequence adds
-    1 / attn_dp of a group's per-sequence bytes to each chip (on average)."""
-    tp, attn_dp, ep, moe_chips, expert_tp = split_nb(dep)
-    pp = max(dep[D_PP], 1.0)
-    act_bytes = dep[D_ACT_BYTES]
-    usable = chip[C_MEM_BYTES] * chip[C_USABLE_FRAC]
-    weights = weight_bytes_per_chip_nb(arch, dep) * (1.0 + dep[D_SPEC_WEIGHTS])   # a draft's weights too
-    kv_shard = min(tp, arch[A_KV_SHARD_MAX])
-    kv_seq = kv_bytes_per_seq_nb(arch, input_len + output_len, dep[D_KV_BYTES]) / (pp * kv_shard)
-    ffn = max(arch[A_DENSE_FFN], arch[A_TOPK] * arch[A_EXPERT_FFN])
-    per_token_act = (ACT_TENSORS_PER_TOKEN * arch[A_HIDDEN] + 3.0 * ffn / tp) * act_bytes
-    chunk = input_len if prefill_chunk <= 0.0 else min(prefill_chunk, input_len)
-    chunk = max(1.0, min(chunk, np.floor(ACT_MEMORY_SHARE_MAX * usable / per_token_act)))
-    fixed_act = chunk * per_token_act
-    per_seq = (kv_seq + per_token_act + arch[A_VOCAB] / tp * 4.0) / attn_dp   # KV + decode activations + fp32 logits
-    return usable, weights, fixed_act, per_seq
-
-
-@njit(**JIT_LEAF)
 def capacity_nb(arch, chip, cfg):
     """(max_batch, weights, fixed activations, bytes per sequence) per chip for the deployment,
     lengths and prefill chunk of configuration row `cfg` (K_* fields; its batch is not read)."""
-    usable, weights, fixed_act, per_seq = memory_per_chip_nb(arch, chip, cfg[K_DEPLOY:K_FIELDS], cfg[K_INPUT_LEN],
-                                                             cfg[K_OUTPUT_LEN], cfg[K_PREFILL_CHUNK])
+    usable, weights, fixed_act, per_seq, _ = memory_per_chip_nb(arch, chip, cfg[K_DEPLOY:K_FIELDS], cfg[K_INPUT_LEN],
+                                                                cfg[K_OUTPUT_LEN], cfg[K_PREFILL_CHUNK])
     free = usable - weights - fixed_act
     max_batch = np.floor(free / per_seq) if free > 0.0 else 0.0
     return max_batch, weights, fixed_act, per_seq
@@ -275,47 +234,19 @@ def speculative_tpot_nb(arch, chip, dep, seqs, past, t_one, flops, nbytes, count
 
 
 @njit(**JIT_LEAF)
-def replica_cycle_s_nb(batch, output_len, tpot, prefill_busy):
-    """Seconds of one replica's cycle serving `batch` sequences: output_len - 1 decode steps and the
-    prefills of the batch's prompts. The replica makes batch x output_len tokens per cycle."""
-    return max(output_len - 1.0, 0.0) * tpot + batch * prefill_busy
-
-
-@njit(**JIT_LEAF)
 def evaluate_one_nb(arch, chip, cfg, out, flops, nbytes, count, times, bounds, bound_time):
     """Evaluate one configuration row `cfg` into `out` (R_* fields)."""
     for j in range(out.shape[0]):
         out[j] = np.nan
-    dep = cfg[K_DEPLOY:K_FIELDS]
-    tp, attn_dp, ep, moe_chips, expert_tp = split_nb(dep)
-    pp = max(dep[D_PP], 1.0)
-    inp = cfg[K_INPUT_LEN]
-    outp = cfg[K_OUTPUT_LEN]
     max_batch, weights, fixed_act, per_seq = capacity_nb(arch, chip, cfg)
-    out[R_MAX_BATCH] = max_batch
-    out[R_WEIGHT_BYTES_CHIP] = weights
-    out[R_CHIPS] = moe_chips * pp * cfg[K_REPLICAS]
-    batch = cfg[K_BATCH] if cfg[K_BATCH] > 0.0 else max_batch
-    if batch < 1.0 or batch > max_batch:
-        out[R_FITS] = 0.0
+    batch = admit_batch_nb(arch, chip, cfg, cfg[K_DEPLOY:K_FIELDS], out, max_batch, weights, weights + fixed_act, per_seq)
+    if batch == 0.0:
         return
-    out[R_FITS] = 1.0
-    out[R_BATCH] = batch
-    kv_shard = min(tp, arch[A_KV_SHARD_MAX])
-    out[R_KV_BYTES_CHIP] = batch * kv_bytes_per_seq_nb(arch, inp + outp, dep[D_KV_BYTES]) / (pp * kv_shard * attn_dp)
-    out[R_MEM_USED_FRAC] = (weights + fixed_act + batch * per_seq) / chip[C_MEM_BYTES]
     ttft, prefill_busy, out[R_PREFILL_BOUND] = prefill_phase_nb(arch, chip, cfg, flops, nbytes, count, times, bounds,
                                                                 bound_time)
     tpot, out[R_DECODE_BOUND] = decode_phase_nb(arch, chip, cfg, batch, flops, nbytes, count, times, bounds,
                                                 bound_time)
-    out[R_TTFT_S] = ttft
-    out[R_TPOT_S] = tpot
-    out[R_USER_TOK_S] = 1.0 / tpot
-    cycle = replica_cycle_s_nb(batch, outp, tpot, prefill_busy)
-    replica = batch * outp / cycle
-    out[R_PREFILL_SHARE] = batch * prefill_busy / cycle
-    out[R_REPLICA_TOK_S] = replica
-    out[R_SYSTEM_TOK_S] = replica * cfg[K_REPLICAS]
+    write_rates_nb(cfg, out, batch, ttft, tpot, prefill_busy)
 
 
 @njit(**JIT)
