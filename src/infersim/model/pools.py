@@ -20,7 +20,7 @@ from ..specs.model_arch import Architecture
 from ..specs.traffic import LengthDistribution
 from .configuration import Mapping, Precision
 from .packing import pack_architecture
-from .serving import Z99, ServingModel, largest_rate
+from .serving import Z99, ServingModel, largest_rate, steady_iteration_s
 
 
 @dataclass(frozen=True)
@@ -130,15 +130,8 @@ class DisaggDeployment:
         def g(t: float) -> float:
             return self.decode.iteration_s(lam * n * t, 0.0)
 
-        lo = hi = g(0.0)
-        while g(hi) > hi:
-            lo, hi = hi, hi * 1.5
-            if hi > 1e3:
-                return None
-        for _ in range(50):
-            mid = 0.5 * (lo + hi)
-            lo, hi = (mid, hi) if g(mid) > mid else (lo, mid)
-        return None if lam * n * hi > self.cap else hi
+        t = steady_iteration_s(g, g(0.0))
+        return None if t is None or lam * n * t > self.cap else t
 
     def _state(self, rate_per_s: float):
         """(TTFT, TPOT, decode running) at a request rate, or None past either pool's capacity."""

@@ -52,6 +52,27 @@ def lognormal_quantile(d: LengthDistribution, q: float) -> float:
     return min(value, d.max_tokens) if d.max_tokens else value
 
 
+STEADY_STATE_LIMIT_S = 1e3   # an iteration longer than this has no steady state (the queue grows)
+
+
+def steady_iteration_s(g, start_s: float) -> float | None:
+    """Smallest iteration time T >= start_s with g(T) <= T, for an iteration time g(T) that grows with
+    T (the work that arrives during T): start_s when g(start_s) <= start_s; else scan up by 1.5x for a
+    sign change of g(T) - T and solve it with Brent's method, returning the side where g(T) <= T.
+    None if g(T) > T up to STEADY_STATE_LIMIT_S."""
+    from scipy.optimize import brentq
+
+    if g(start_s) <= start_s:
+        return start_s
+    lo = hi = start_s
+    while g(hi) > hi:
+        lo, hi = hi, hi * 1.5
+        if hi > STEADY_STATE_LIMIT_S:
+            return None
+    t = brentq(lambda x: g(x) - x, lo, hi, xtol=1e-15, rtol=1e-12)
+    return t if g(t) <= t else t * (1 + 1e-12)
+
+
 @dataclass(frozen=True)
 class ServingResult:
     rate_per_s: float                 # requests/s offered to the whole deployment
@@ -197,24 +218,11 @@ class ServingModel:
 
     def _fixed_point(self, lam: float, i_mean: float, o_mean: float) -> float | None:
         """Smallest iteration time T with T >= g(T) = overhead + mixed(lam O T running, lam I T tokens);
-        g increases with T, so scan up geometrically for a sign change, then find the root of
-        g(T) - T with Brent's method. None if g(T) > T up to 1,000 s: no steady state."""
-        from scipy.optimize import brentq
-
-
+        None if there is no steady state (see steady_iteration_s)."""
         def g(t: float) -> float:
             return self.iteration_s(lam * o_mean * t, min(lam * i_mean * t, self.pp * self.budget))
 
-        lo = self.iteration_s(1.0, 0.0)
-        if g(lo) <= lo:
-            return lo
-        hi = lo
-        while g(hi) > hi:
-            lo, hi = hi, hi * 1.5
-            if hi > 1e3:
-                return None
-        t = brentq(lambda x: g(x) - x, lo, hi, xtol=1e-15, rtol=1e-12)
-        return t if g(t) <= t else t * (1 + 1e-12)  # the side where the fixed point holds
+        return steady_iteration_s(g, self.iteration_s(1.0, 0.0))
 
     def _prefill_service_s(self, prompt: float, running: float, others: float = 0.0) -> float:
         """Iterations a prompt of `prompt` tokens needs (chunks of budget - running/pp, in one
@@ -437,17 +445,9 @@ def _engine_closed_loop(model: ServingModel, inside: int, arrivals_wait: bool):
         def g(t: float) -> float:
             return model.mean_iteration_s(x * decode_tokens * t, min(x * i_mean * t, cap_tokens))
 
-        t = model.iteration_s(1.0, 0.0)
-        if g(t) > t:
-            lo, hi = t, t
-            while g(hi) > hi:
-                lo, hi = hi, hi * 1.5
-                if hi > 1e3:
-                    return None
-            for _ in range(50):
-                mid = 0.5 * (lo + hi)
-                lo, hi = (mid, hi) if g(mid) > mid else (lo, mid)
-            t = hi
+        t = steady_iteration_s(g, model.iteration_s(1.0, 0.0))
+        if t is None:
+            return None
         running = x * decode_tokens * t
         prompt_tokens = x * i_mean * t
         rho = prompt_tokens / max(cap_tokens - running, 1e-9)
