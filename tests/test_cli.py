@@ -185,6 +185,7 @@ def test_tco_breakdown_and_tornado(capsys, tmp_path):
     assert chip + server + scaleup + network + facility + power + upkeep + rent == pytest.approx(total, abs=0.006)
 
 
+@pytest.mark.jit_only
 def test_goodput_pareto_and_disagg_commands(capsys, tmp_path):
     code, out, _ = run(capsys, "goodput", "--chip", "nvidia-h100-sxm", "--model", "llama-3.1-8b", "--traffic", "chat")
     assert code == 0 and "goodput" in out and "requests/s" in out

@@ -41,6 +41,7 @@ def test_one_request_alone(h200):
     assert r.queued == 0 and r.queue_wait_mean_s == 0
 
 
+@pytest.mark.jit_only
 def test_littles_law_and_monotone_growth(h200):
     m = model(h200)
     prev = None
@@ -59,6 +60,7 @@ def test_littles_law_and_monotone_growth(h200):
     assert r.ttft_mean_s > m._prefill_service_s(I, 0.0, 0.0) + 0.5 * r.tpot_mean_s
 
 
+@pytest.mark.jit_only
 def test_a_very_long_loop_reaches_the_saturated_engine(h200):
     m = model(h200, cap=256)
     running, t = m.saturated()
@@ -66,6 +68,7 @@ def test_a_very_long_loop_reaches_the_saturated_engine(h200):
     assert r.output_tokens_per_s == pytest.approx(running / t, rel=0.03)
 
 
+@pytest.mark.jit_only
 def test_requests_beyond_the_cap_queue(h200):
     """Past the cap, throughput stops growing and every extra request adds 1/X of queue wait."""
     m = model(h200, cap=128)
@@ -79,6 +82,7 @@ def test_requests_beyond_the_cap_queue(h200):
     assert below.queued == 0 and below.queue_wait_mean_s == 0
 
 
+@pytest.mark.jit_only
 def test_requests_split_over_replicas(h200):
     one = closed_loop(model(h200, Mapping(tp=2)), 1)
     four = model(h200, Mapping(tp=2, replicas=4))

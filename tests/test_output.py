@@ -142,6 +142,7 @@ def test_ctrl_c_during_compare_exits_130_with_one_line_and_keeps_the_old_csv(tmp
     assert "Traceback" not in err and csv.read_text() == "old\n" and _no_temporaries(tmp_path) == []
 
 
+@pytest.mark.jit_only
 def test_ctrl_c_in_a_real_sweep_exits_130_with_one_line_and_leaves_the_old_file(tmp_path):
     """SIGINT to the command's process group, as a terminal's Ctrl-C, once the sweep is under way (its first
     progress line): exit 130, 'interrupted' as the last line, no traceback, the old output intact, nothing else."""

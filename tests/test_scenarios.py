@@ -161,6 +161,7 @@ def lib_path(sid):
     return Path(__file__).resolve().parents[1] / "workloads" / "scenarios" / f"{sid}.toml"
 
 
+@pytest.mark.jit_only
 def test_efficiency_like_changes_only_the_efficiencies(lib):
     base = _spec(lib, "asic-tco-advantage", chips=["google-tpu-v7"], baseline_chips=["nvidia-h200-sxm"], samples=500,
                  views=["owner"], load_profiles=["flat"], efficiency_variants=[])

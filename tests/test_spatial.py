@@ -225,6 +225,7 @@ def test_held_out_speeds_within_the_committed_errors(lib, speeds):
         assert abs(report.loc[row_id, "signed_error"]) <= abs(err) + 0.05, row_id
 
 
+@pytest.mark.jit_only
 def test_fit_finds_the_value_again(lib, speeds):
     # bracketed around the written value (the full bracket, 1e-12 .. 1e-3 s, takes 60 bisections)
     written = lib.chip("sambanova-sn40l").interconnect.scaleup_latency_s

@@ -178,6 +178,7 @@ def test_attention_dp_rows_use_their_mapping_and_bad_ones_say_why(lib, tmp_path)
     assert plan.mapping.label == "tp8 dp2 ep8"
 
 
+@pytest.mark.jit_only
 def test_concurrency_and_disagg_rows_are_predicted(lib, tmp_path):
     """A closed-loop row is the serving model's closed loop at its concurrency on its mapping; a
     disagg row the two pools of its sizes and mappings."""
