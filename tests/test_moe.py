@@ -188,3 +188,59 @@ def test_mtp_pays_least_where_drafted_tokens_touch_more_experts(lib):
         return plain / evaluate(chip, arch, p, Mapping(tp=8), Workload(1024, 1024, speculation=spec), batch=batch).tpot_s
 
     assert 1.0 < gain(8) < gain(256) and 1.5 < gain(256) < 1.85
+
+
+def test_a_decode_pool_of_144_h800s_spreads_the_experts_over_all_of_them(lib):
+    # DeepSeek's decode unit: 18 H800 nodes, KV length 4,989 (input + (output - 1) / 2), 20 tokens/s per
+    # user. Every GPU then reads 288 / 144 = 2 expert slots per MoE layer instead of 288 / 16 = 18 at
+    # EP16, so the widest expert parallelism holds the most sequences under the target; pure tensor
+    # parallelism (every GPU reading every expert it shares) is far behind
+    from infersim.analysis.expert_scaling import decode_pool
+    from infersim.model.configuration import Workload
+
+    chip, arch = lib.chip("nvidia-h800"), lib.architecture("deepseek-r1")
+    t = decode_pool(chip, arch, resolve_precision(chip, "fp8", "fp8"), Workload(4489, 1001), 144, max_tpot_s=0.050,
+                    redundant_experts=32)
+    print("\n" + t.head(4).to_string())
+    best = t.iloc[0]
+    assert best["mapping"] == "tp1 dp144 ep144+32" and best["tpot_s"] <= 0.050
+    tp_only = t[~t["mapping"].str.contains("ep")]
+    assert tp_only.empty or tp_only["decode_tokens_per_s_per_chip"].max() < 0.5 * best["decode_tokens_per_s_per_chip"]
+    # at a fixed batch per chip the same mapping's rate is batch / TPOT
+    fixed = decode_pool(chip, arch, resolve_precision(chip, "fp8", "fp8"), Workload(4489, 1001), 144,
+                        batch_per_chip=64, redundant_experts=32).set_index("mapping")
+    row = fixed.loc["tp1 dp144 ep144+32"]
+    assert row["decode_tokens_per_s_per_chip"] == pytest.approx(64 / row["tpot_s"], rel=1e-12)
+
+
+def test_a_decode_pool_needs_one_target(lib):
+    from infersim.analysis.expert_scaling import decode_pool
+    from infersim.errors import InfersimError
+    from infersim.model.configuration import Workload
+
+    chip, arch = lib.chip("nvidia-h800"), lib.architecture("deepseek-r1")
+    with pytest.raises(InfersimError, match="either a TPOT target or a batch per chip"):
+        decode_pool(chip, arch, resolve_precision(chip, "fp8", "fp8"), Workload(1000, 100), 16)
+
+
+def test_prefill_pool_tokens_by_hand_and_cache_hits(lib):
+    # one pass of 16,384 new tokens per GPU on tp1 dp32 ep32: each attention group (one GPU) holds
+    # floor(16,384 / 2,000) = 8 prompts, 32 x 8 = 256 prompts in the pass, 16,000 tokens per GPU, in the
+    # step time plus one prefill overhead. A cached prefix is attended to, so it never speeds a pass up
+    from infersim.analysis.expert_scaling import prefill_pool, prefill_tokens_per_s_per_chip
+    from infersim.kernels.step import step_time_nb
+    from infersim.model.configuration import Mapping, deployment_row
+    from infersim.model.packing import pack_architecture, pack_chip
+
+    chip, arch = lib.chip("nvidia-h100-sxm"), lib.architecture("deepseek-r1")
+    p = resolve_precision(chip, "fp8", "fp8")
+    m = Mapping(tp=1, attn_dp=32, ep=32, redundant_experts=32)
+    scratch = [np.zeros(L.N_OPS) for _ in range(4)] + [np.zeros(L.N_OPS, dtype=np.int64), np.zeros(3)]
+    step = step_time_nb(pack_architecture(arch), pack_chip(chip, "fp8"), deployment_row(p, m), 256.0, 2000.0, 0.0,
+                        False, *scratch)
+    tok = prefill_tokens_per_s_per_chip(chip, arch, p, m, 2000, 0, 16384)
+    assert tok == pytest.approx(16000 / (step + chip.efficiency.prefill_overhead_s), rel=1e-12)
+    assert prefill_tokens_per_s_per_chip(chip, arch, p, m, 2000, 6000, 16384) <= tok
+    assert np.isnan(prefill_tokens_per_s_per_chip(chip, arch, p, m, 20000, 0, 16384))   # no whole prompt fits
+    t = prefill_pool(chip, arch, p, 32, 2000, 0, 16384, redundant_experts=32)
+    assert t.iloc[0]["prefill_tokens_per_s_per_chip"] >= tok * (1 - 1e-12)
