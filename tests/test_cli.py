@@ -49,6 +49,19 @@ def test_compare_writes_ranked_table_csv_and_json(capsys, tmp_path):
     assert set(df["decode_bound"]) <= {"memory", "compute", "network"}
 
 
+def test_compare_says_in_one_column_where_each_chips_efficiencies_come_from(capsys):
+    # H100 SXM has measured rows of its own; TPU v7 none, but its family is fitted; Ascend 950PR has
+    # no fitted family; Cerebras WSE-3 carries its own spatial fit. -v adds one basis line per chip.
+    code, out, _ = run(capsys, "compare", "--model", "llama-3.1-8b", "--chips",
+                       "nvidia-h100-sxm,google-tpu-v7,huawei-ascend-950pr,cerebras-wse3", "-v")
+    assert code == 0
+    source = {line.split()[1]: line.split()[2] for line in out.splitlines() if line[:2].strip().isdigit()}
+    assert source == {"nvidia-h100-sxm": "own", "google-tpu-v7": "family", "huawei-ascend-950pr": "prior",
+                      "cerebras-wse3": "spatial"}
+    assert "eff: where the chip's efficiencies come from" in out
+    assert "  google-tpu-v7: family google-tpu fit on" in out
+
+
 def test_compare_without_budget_ranks_by_tokens_per_chip_and_uncertainty_adds_bands(capsys, tmp_path):
     csv = tmp_path / "a.csv"
     code, _, _ = run(capsys, "compare", "--model", "llama-3.1-8b", "--chips", "nvidia-h100-sxm,nvidia-b200,amd-mi300x",

@@ -18,7 +18,7 @@ HELP = "rank chips for one model and workload by $/M tokens (or tokens/s per chi
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from ..analysis.compare import compare
-    from ..report.tables import comparison_table
+    from ..report.tables import EFFICIENCY_LEGEND, comparison_table
     from ..specs.price_basis import parse_price_basis
 
     out = Outputs()
@@ -67,9 +67,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
         tpot = r.vendor_speculation_tpot_s
         print(f"+ {r.chip}: its vendor runs speculative decoding; with it TPOT {units.s_to_ms(tpot):.2f} ms "
               f"({1 / tpot:.0f} tok/s per user) at batch {r.batch} [{basis}]")
-    print("efficiencies (where each chip's come from; --uncertainty draws them from that prior):")
-    for tier, g in df.groupby("efficiency_source", sort=False):
-        print(f"  {tier}: " + "; ".join(f"{r.chip} ({r.efficiency_basis})" for r in g.itertuples(index=False)))
+    print(EFFICIENCY_LEGEND)
+    if args.verbose:
+        for r in df.itertuples(index=False):
+            print(f"  {r.chip}: {r.efficiency_basis}")
     for chip, why in result.skipped:
         print(f"skipped {chip}: {why}")
     with out:

@@ -28,9 +28,19 @@ def render(headers: list[str], rows: list[list[str]], align: str | None = None) 
     return "\n".join(line.rstrip() for line in text.splitlines())
 
 
+# compare's `eff` column: where a chip's efficiencies come from (model.efficiency_prior.TIERS)
+EFFICIENCY_SOURCE_SHORT = {"own rows": "own", "family fit": "family", "own spatial fit": "spatial",
+                           "cross-family prior": "prior", "chip file": "file"}
+EFFICIENCY_LEGEND = ("eff: where the chip's efficiencies come from: own = fitted on its own measured rows, family = "
+                     "its family's fit (no rows of its own), spatial = its own spatial fit, prior = no fitted family "
+                     "(the cross-family prior), file = its chip file; --uncertainty draws them from that prior, "
+                     "-v prints each chip's basis")
+
+
 def comparison_table(df: pd.DataFrame) -> str:
-    headers = ["#", "chip", "chips (min)", "tried", "mapping", "batch", "TTFT ms", "TPOT ms", "tok/s/user", "tok/s/chip",
-               "decode bound", "compute"]
+    """compare's ranked table (one row per chip, analysis.compare columns)."""
+    headers = ["#", "chip", "eff", "chips (min)", "tried", "mapping", "batch", "TTFT ms", "TPOT ms", "tok/s/user",
+               "tok/s/chip", "decode bound", "compute"]
     priced = "usd_per_mtok" in df.columns
     bands = "usd_per_mtok_p10" in df.columns
     if priced:
@@ -44,12 +54,13 @@ def comparison_table(df: pd.DataFrame) -> str:
             if bands:
                 cost.append(f"{r.usd_per_mtok_p10:.3f}-{r.usd_per_mtok_p90:.3f}")
         rows.append([
-            str(i), r.chip + ("" if r.efficiency_fitted else " ~"), f"{r.num_chips} ({r.min_chips})",
+            str(i), r.chip, EFFICIENCY_SOURCE_SHORT.get(r.efficiency_source, r.efficiency_source),
+            f"{r.num_chips} ({r.min_chips})",
             r.chip_counts_tried, r.mapping, str(r.batch), _fmt(units.s_to_ms(r.ttft_s), ".1f"),
             _fmt(units.s_to_ms(r.tpot_s), ".2f"), _fmt(r.user_tokens_per_s, ".1f"),
             _fmt(r.tokens_per_s_per_chip, ".1f"), r.decode_bound, r.compute_dtype + wo, *cost,
         ])
-    return render(headers, rows, align="rlrllrrrrrll" + "r" * (len(headers) - 12))
+    return render(headers, rows, align="rllrllrrrrrll" + "r" * (len(headers) - 13))
 
 
 def operator_table_text(df: pd.DataFrame) -> str:
