@@ -42,8 +42,8 @@ def step_time(a, c, n_seqs, new, past, decode, wb, kvb, ab, tp, pp):
     eff_c = c[L.C_EFF_DECODE] if decode else c[L.C_EFF_PREFILL]
     peak_eff, bw_eff, loss = c[L.C_PEAK_FLOPS] * eff_c, c[L.C_MEM_BW] * c[L.C_EFF_MEM], c[L.C_OVERLAP_LOSS]
 
-    def roof(count, flops, nbytes):
-        tc, tm = flops / peak_eff, nbytes / bw_eff
+    def roof(count, flops, nbytes, share=1.0):
+        tc, tm = flops / (peak_eff * share), nbytes / bw_eff
         return count * (np.maximum(tc, tm) + loss * np.minimum(tc, tm))
 
     t = roof(1.0, 0.0, n * d * wb / tp + n * d * ab)
@@ -70,7 +70,11 @@ def step_time(a, c, n_seqs, new, past, decode, wb, kvb, ab, tp, pp):
         f = a[L.A_EXPERT_FFN]
         touched = e * (1 - (1 - k / e) ** n) / 1.0 if e > 0 else 0.0      # EP 1: this rank holds every expert
         t = t + roof(moe, 2 * n * d * e, d * e * wb + n * d * ab)
-        t = t + roof(moe, 2 * n * k * pe / tp, touched * pe * wb / tp + n * k / 1.0 * (2 * d + 3 * f / tp) * ab)
+        # grouped GEMM: every touched expert computes at least a row tile (a GPU's m16), useful share pairs / rows
+        pairs = n * k
+        tile = np.maximum(c[L.C_GEMM_ROW_TILE], 1.0)
+        useful = np.where(n > 0, pairs / np.maximum(pairs, touched * tile), 1.0)
+        t = t + roof(moe, 2 * n * k * pe / tp, touched * pe * wb / tp + n * k / 1.0 * (2 * d + 3 * f / tp) * ab, useful)
         s = a[L.A_N_SHARED]
         if s > 0:
             t = t + roof(moe, 2 * n * s * pe / tp, s * pe * wb / tp + n * s * (2 * d + 3 * f / tp) * ab)
@@ -157,9 +161,22 @@ class Reference:
                          g.cfg[L.K_PREFILL_CHUNK])
         # prefill: [timing variant, input]
         cols = _cols(g.tchips[tvars], 1)
-        t_pf, hops = step_time(a, cols, 1.0, inp[None, :], 0.0, False, wb, kvb, ab, tp, pp)
+        budget = g.cfg[L.K_PREFILL_CHUNK]
+        t_pf, hops = (np.array(x, dtype=float) for x in np.broadcast_arrays(
+            *step_time(a, cols, 1.0, inp[None, :], 0.0, False, wb, kvb, ab, tp, pp)))
+        for j in np.nonzero(inp > budget)[0] if budget > 0 else ():   # a prompt longer than the budget: chunks
+            t_pf[:, j] = hops[:, j] = 0.0
+            for done in np.arange(0.0, inp[j], budget):
+                t_c, hops_c = step_time(a, cols, 1.0, min(budget, inp[j] - done), done, False, wb, kvb, ab, tp, pp)
+                t_pf[:, j] += np.broadcast_to(t_c, (t_pf.shape[0], 1))[:, 0]
+                hops[:, j] += np.broadcast_to(hops_c, (t_pf.shape[0], 1))[:, 0]
         ttft = t_pf + cols[L.C_PREFILL_OVERHEAD_S]
-        busy = (t_pf - hops) / pp + cols[L.C_PREFILL_OVERHEAD_S]
+        # the replica prefills prompts batched up to the token budget: busy per prompt
+        prompts = np.maximum(1.0, np.floor(budget / inp)) if budget > 0 else np.ones_like(inp)
+        t_b, hops_b = step_time(a, cols, prompts[None, :], inp[None, :], 0.0, False, wb, kvb, ab, tp, pp)
+        single = prompts[None, :] <= 1.0       # one prompt per pass: the (chunked) TTFT pass
+        t_b, hops_b = np.where(single, t_pf, t_b), np.where(single, hops, hops_b)
+        busy = ((t_b - hops_b) / pp + cols[L.C_PREFILL_OVERHEAD_S]) / prompts[None, :]
         # decode: [timing variant, distinct context, batch]
         cols = _cols(g.tchips[tvars], 2)
         micro = np.minimum(batch, pp)
