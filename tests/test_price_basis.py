@@ -13,7 +13,8 @@ def test_parse_forms_and_the_older_names():
     assert parse_price_basis("auto").text == "owner" and parse_price_basis("bom").text == "owner:bom"
     b = parse_price_basis("rental:GCP:3yr@2025-03")
     assert (b.view, b.provider, b.term, b.as_of) == ("rental", "gcp", "3yr", "2025-03")
-    for bad in ("rental:gcp", "rental:gcp:5yr", "rent:gcp:3yr", "owner:cheap", "rental:gcp:3yr@March"):
+    for bad in ("rental:gcp", "rental:gcp:5yr", "rent:gcp:3yr", "owner:cheap", "rental:gcp:3yr@March",
+                "rental:gcp:3yr@2025-13", "rental:gcp:3yr@2025-13-45", "rental:gcp:3yr@2025-02-30"):
         with pytest.raises(InfersimError, match="not understood"):
             parse_price_basis(bad)
 

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from dataclasses import dataclass
 from typing import Literal
 
@@ -70,7 +71,14 @@ def parse_price_basis(text: str | Basis) -> Basis:
 
 
 def _is_date(s: str) -> bool:
-    return re.fullmatch(r"\d{4}-\d{2}(-\d{2})?", s) is not None
+    """A real calendar month YYYY-MM or day YYYY-MM-DD (2025-13 and 2025-02-30 are not)."""
+    if re.fullmatch(r"\d{4}-\d{2}(-\d{2})?", s) is None:
+        return False
+    try:
+        date.fromisoformat(s if len(s) == 10 else s + "-01")
+    except ValueError:
+        return False
+    return True
 
 
 def check_price_basis(text: str) -> str:
