@@ -60,12 +60,15 @@ def mlperf_server(lib):
 
 def test_runtime_settings_follow_the_source(lib):
     """TensorRT-LLM MLPerf engines take 16,384 tokens an iteration; AMD's vLLM harness 49,152 and a
-    0.3 s gathering window in Server runs only; other sources keep the defaults."""
+    0.3 s gathering window in Server runs only; Google's Trillium vLLM recipe 512 tokens
+    (--max-num-batched-tokens 512); other sources keep the defaults."""
     from infersim.model.serving import DEFAULT_TOKEN_BUDGET
     from infersim.accuracy.predict import plan_row
 
     df = read_rows(ACC / "calibration.csv").table.set_index("id", drop=False)
-    plans = {i: plan_row(lib, df.loc[i].to_dict()) for i in ("CAL-018", "CAL-033", "CAL-034", "CAL-050", "CAL-076")}
+    plans = {i: plan_row(lib, df.loc[i].to_dict())
+             for i in ("CAL-018", "CAL-033", "CAL-034", "CAL-050", "CAL-076", "CAL-426")}
+    assert (plans["CAL-426"].token_budget, plans["CAL-426"].dispatch_window_s) == (512, 0.0)  # TPU v6e vLLM
     assert (plans["CAL-018"].token_budget, plans["CAL-018"].dispatch_window_s) == (16384, 0.0)
     assert (plans["CAL-033"].token_budget, plans["CAL-033"].dispatch_window_s) == (49152, 0.0)   # AMD offline
     assert (plans["CAL-034"].token_budget, plans["CAL-034"].dispatch_window_s) == (49152, 0.3)   # AMD server

@@ -301,3 +301,32 @@ def test_length_quantiles_of_any_level():
     for bad in (0.0, 1.0):
         with pytest.raises(InfersimError):
             lognormal_quantile(d, bad)
+
+
+def test_a_mixed_iteration_pads_each_expert_to_the_row_tile_once(lib):
+    # DeepSeek-R1 on one (idealised) GPU: no parallelism, so every expert sits on it; memory and overlap
+    # made free so that each operator is its compute. 64 decode tokens alone touch
+    # 256 x (1 - (1 - 8/256)^64) = 222.5 experts, 512 pairs padded to 222.5 x 16 = 3560 rows: tile
+    # efficiency 512 / 3560 = 0.144. Beside a 1024-token prompt chunk (8704 pairs over all 256 experts,
+    # >= 16 rows each) the same rows ride in the chunk's tiles: the decode tokens add only their own
+    # FLOPs, so the decode part costs (1 / 0.144 - 1) x its expert FLOP time less mixed than alone.
+    from infersim.kernels.operators import grouped_gemm_efficiency_nb, op_costs_nb
+
+    a = pack_architecture(lib.architecture("deepseek-r1"))
+    c = pack_chip(lib.chip("nvidia-h200-sxm"), "fp8")
+    c[L.C_MEM_BW] *= 1e9
+    c[L.C_OVERLAP_LOSS] = 0.0
+    dep = np.zeros(L.D_FIELDS)
+    dep[[L.D_TP, L.D_PP, L.D_ATTN_DP, L.D_EP, L.D_W_BYTES, L.D_KV_BYTES, L.D_ACT_BYTES]] = 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 2.0
+    s = new_scratch()
+    tile = grouped_gemm_efficiency_nb(a, dep, 64.0, c[L.C_GEMM_ROW_TILE])
+    assert tile == pytest.approx(512.0 / (256.0 * (1.0 - (1.0 - 8.0 / 256.0) ** 64) * 16.0), rel=1e-9)
+    assert grouped_gemm_efficiency_nb(a, dep, 64.0 + 1024.0, c[L.C_GEMM_ROW_TILE]) == 1.0
+    f, b, cnt = np.zeros(L.N_OPS), np.zeros(L.N_OPS), np.zeros(L.N_OPS)
+    op_costs_nb(a, dep, 64.0, 1.0, 1000.0, True, f, b, cnt)
+    expert_s = cnt[L.OP_EXPERTS] * f[L.OP_EXPERTS] / (c[L.C_PEAK_FLOPS] * c[L.C_EFF_DECODE])
+    alone = mixed_step_time_nb(a, c, dep, 64.0, 1000.0, 0.0, 0.0, 1.0, s) - mixed_step_time_nb(a, c, dep, 0.0, 1000.0,
+                                                                                             0.0, 0.0, 1.0, s)
+    mixed = mixed_step_time_nb(a, c, dep, 64.0, 1000.0, 1024.0, 0.0, 1.0, s) - mixed_step_time_nb(a, c, dep, 0.0, 1000.0,
+                                                                                                1024.0, 0.0, 1.0, s)
+    assert alone - mixed == pytest.approx(expert_s * (1.0 / tile - 1.0), rel=1e-6)

@@ -107,6 +107,10 @@ def fit_family(lib: Library, plans: dict, rows: pd.DataFrame, prior: dict[str, f
     dof = n_rows - len(names)
     s2 = float(np.sum(sol.fun[:n_rows] ** 2)) / dof if dof >= MIN_DOF else ROBUST_SCALE ** 2
     cov = s2 * np.linalg.pinv(j.T @ j)
+    # pinv's rounding leaves a parameter at its bound (a zero Jacobian column) a variance of -1e-30
+    # and the matrix asymmetric at 1e-16: a covariance is symmetric with variances >= 0
+    cov = 0.5 * (cov + cov.T)
+    np.fill_diagonal(cov, np.maximum(np.diag(cov), 0.0))
     sd = {k: float(math.sqrt(max(cov[i, i], 0.0))) for i, k in enumerate(names)}
     return FamilyFit(family(rows.iloc[0]["hardware"]), params, list(rows["id"]),
                      _loss(lib, plans, rows, params, prior), tuple(fixed), sd, cov)

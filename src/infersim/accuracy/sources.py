@@ -37,8 +37,11 @@ WEIGHT_ONLY_SOURCES = ((r"aws-neuron", "bf16"), (r"jetstream", "bf16"))
 #   (closed/AMD/code/llama2-70b-99.9/test_VllmFp8/test_VllmFp8_SyncServer_audit.sh); its batcher sends
 #   what it holds once 0.3 s have passed since the last send (--batcher-threshold 0.3, at most
 #   --gpu-batch-size 96 queries) to the next engine in turn (SyncServerSUT.batch_samples_loop).
+# - Google's Trillium vLLM recipe (tpu-recipes inference/trillium/vLLM/Llama3.x/README.md) serves with
+#   --max-num-batched-tokens 512: prompts enter in chunks of at most 512 tokens an iteration.
 RUNTIME_SETTINGS = ((r"closed/AMD/results/", {"token_budget": 49152, "dispatch_window_s": 0.3}),
-                    (r"closed/[^/]+/results/[^/]+_TRT/", {"token_budget": 16384}))
+                    (r"closed/[^/]+/results/[^/]+_TRT/", {"token_budget": 16384}),
+                    (r"tpu-recipes@[0-9a-f]+:inference/trillium/vLLM/", {"token_budget": 512}))
 # the traffic spec holding a dataset's length statistics, when a row leaves input_len/output_len
 # empty: (source pattern, model id or None for any, traffic spec id). An MLPerf result's model names its
 # benchmark; the interactive scenarios use the same datasets (only their limits differ).

@@ -25,7 +25,8 @@ def mixed_step_time_nb(arch, chip, dep, n_decode, past_decode, prefill_tokens, p
     Per operator: FLOPs add (decode ones at the decode efficiency, prefill ones at the prefill
     efficiency); bytes add, with the weights counted once: for the routed experts, the slots the
     decode and prompt tokens touch together (a prompt chunk usually touches every expert, so a
-    mixed iteration reads each expert once, not once per part). Collectives carry the tokens of
+    mixed iteration reads each expert once, not once per part), and the grouped GEMM pads an expert's rows
+    to the row tile once for both parts. Collectives carry the tokens of
     both parts. With speculative decoding (D_SPEC_TOKENS = k) each decoding sequence brings k + 1
     tokens (the verify pass); the drafting itself is the caller's. No per-step overhead (the
     caller adds it)."""
@@ -53,8 +54,11 @@ def mixed_step_time_nb(arch, chip, dep, n_decode, past_decode, prefill_tokens, p
             decode_tokens = n_decode * per_seq
             shared = (routed_weight_bytes_nb(arch, dep, decode_tokens) + routed_weight_bytes_nb(arch, dep, prefill_tokens)
                       - routed_weight_bytes_nb(arch, dep, decode_tokens + prefill_tokens))
-            eff_d *= grouped_gemm_efficiency_nb(arch, dep, decode_tokens, chip[C_GEMM_ROW_TILE])
-            eff_p *= grouped_gemm_efficiency_nb(arch, dep, prefill_tokens, chip[C_GEMM_ROW_TILE])
+            # one grouped GEMM takes the decode and prompt rows together: an expert both parts touch
+            # is padded to the row tile once, so the tile efficiency is that of all the tokens
+            tile = grouped_gemm_efficiency_nb(arch, dep, decode_tokens + prefill_tokens, chip[C_GEMM_ROW_TILE])
+            eff_d *= tile
+            eff_p *= tile
         t_compute = (fd[op] / (peak * eff_d) + fp[op] / (peak * eff_p)
                      + dequant_s_nb(arch, chip, dep, op, n_decode * per_seq + prefill_tokens))   # once per weight
         t_memory = (bd[op] + bp[op] - shared) / bw

@@ -435,6 +435,8 @@ def _engine_closed_loop(model: ServingModel, inside: int, arrivals_wait: bool):
     sees its own decode step and the others' prompts, not its own: TPOT = the mean iteration
     (ServingModel.mean_iteration_s: the others' prompts come whole) of 1 + B (c-1)/c decoding and
     X I T (c-1)/c prompt tokens. T is a mean iteration too. Returns (X, TTFT, TPOT, B) or None if no steady state."""
+    from scipy.optimize import brentq
+
     i_mean, o_mean = model.inputs.mean_tokens, model.outputs.mean_tokens
     decode_tokens = max(o_mean - 1.0, 0.0)
     others = (inside - 1.0) / inside
@@ -468,10 +470,24 @@ def _engine_closed_loop(model: ServingModel, inside: int, arrivals_wait: bool):
     if lone is None:
         return None
     lo, hi = 0.0, inside / (lone[0] + decode_tokens * lone[1])   # X R(X) >= X R(0): an upper bound
+    # excess grows with X and is infinite past the last steady state: bisect while the upper end has
+    # none, then Brent's method on the finite bracket (to 1e-12; bisection alone took 60 steps)
+    f_hi = excess(hi)
     for _ in range(60):
+        if math.isfinite(f_hi):
+            break
         mid = 0.5 * (lo + hi)
-        lo, hi = (mid, hi) if excess(mid) < 0 else (lo, mid)
-    x = lo if lo > 0 else hi
+        f_mid = excess(mid)
+        if f_mid < 0:
+            lo = mid
+        else:
+            hi, f_hi = mid, f_mid
+    if f_hi <= 0.0:   # the bound itself (a lone request: R does not grow with X)
+        x = hi
+    elif math.isfinite(f_hi) and lo < hi:
+        x = brentq(excess, lo, hi, xtol=1e-300, rtol=1e-12)
+    else:
+        x = lo if lo > 0 else hi
     s = state(x)
     if s is None:
         return None
