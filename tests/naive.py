@@ -278,6 +278,61 @@ def step_time(a, c, n_seqs, new, past, decode, wb, kvb, ab, tp, pp, ep, attn_dp=
     return total, table
 
 
+def mixed_step(a, c, n_decode, past_decode, group_chunks, chunk, past_prefill, prompt_tokens, wb, kvb, ab, tp, pp, ep,
+               attn_dp=1, dispatch_bytes=0.0, tbo=0, redundant=0, skew=0.0, dequant=0.0, spec_tokens=0):
+    """Seconds of one continuous-batching iteration: `n_decode` sequences decoding (1 + spec_tokens
+    tokens each) and prompt chunks, `group_chunks` of `chunk` tokens after `past_prefill` on the
+    busiest attention group, `prompt_tokens` over all groups. Per operator the two parts' FLOPs and
+    bytes add, the weights read once (routed experts: the slots either part touches, once; one
+    grouped GEMM pads to the row tile once); the collectives carry the busiest group's tokens."""
+    if c[L.C_SPATIAL] > 0:   # a decode pass, then a pass of the prompt chunks
+        total = spatial_step(a, c, n_decode, 1, past_decode, True, wb, kvb, ab, tp, pp, ep, attn_dp) if n_decode > 0 else 0.0
+        if prompt_tokens > 0 and chunk > 0:
+            seqs = max(prompt_tokens / chunk, group_chunks, 1.0)
+            total += spatial_step(a, c, seqs, chunk, past_prefill, False, wb, kvb, ab, tp, pp, ep, attn_dp)
+        return total
+    per_seq = 1 + spec_tokens
+    decode_tokens = n_decode * per_seq
+    everything = decode_tokens + prompt_tokens
+    moe_opts = (redundant, skew)
+    dec = op_costs(a, n_decode, per_seq, past_decode, True, wb, kvb, ab, tp, attn_dp, ep, *moe_opts)
+    chunks = max(group_chunks, 1.0)
+    # the busiest group's own operators: its chunks as a one-group replica of tp chips
+    pre = {k: v for k, v in op_costs(a, chunks, chunk, past_prefill, False, wb, kvb, ab, tp).items()
+           if k != "moe_experts"}
+    if a[L.A_N_MOE_LAYERS] > 0:   # the routed experts take the prompt tokens of every group
+        pre["moe_experts"] = op_costs(a, prompt_tokens, 1, 0, False, wb, kvb, ab, tp, attn_dp, ep, *moe_opts)["moe_experts"]
+    zero = (0.0, 0.0, 0.0)
+    total = 0.0
+    for name in set(dec) | set(pre):
+        fd, bd, cd = dec.get(name, zero)
+        fp, bp, cp = pre.get(name, zero)
+        cnt = max(cd, cp)
+        if cnt <= 0:
+            continue
+        eff_d, eff_p = c[L.C_EFF_DECODE], c[L.C_EFF_PREFILL]
+        if name == "moe_experts":
+            shared = sum(sign * weights_read(a, name, tp, attn_dp, ep, redundant, tokens) * wb
+                         for sign, tokens in ((1, decode_tokens), (1, prompt_tokens), (-1, everything)))
+            per_rank, load = busiest_rank(a[L.A_N_EXPERTS], a[L.A_TOPK], ep, redundant, skew, everything)
+            pairs = everything * a[L.A_TOPK] / ep * load
+            touched = per_rank * (1 - (1 - a[L.A_TOPK] / a[L.A_N_EXPERTS]) ** everything)
+            tile = pairs / max(pairs, touched * max(c[L.C_GEMM_ROW_TILE], 1.0)) if everything > 0 else 1.0
+            eff_d, eff_p = eff_d * tile, eff_p * tile
+        else:
+            shared = op_costs(a, 0, 0, 0, True, wb, kvb, ab, tp, attn_dp, ep, *moe_opts).get(name, zero)[1]
+        unpack = weights_read(a, name, tp, attn_dp, ep, redundant, everything) * dequant / (c[L.C_VECTOR_FLOPS] / 2)
+        tc = fd / (c[L.C_PEAK_FLOPS] * eff_d) + fp / (c[L.C_PEAK_FLOPS] * eff_p) + unpack
+        tm = (bd + bp - shared) / (c[L.C_MEM_BW] * c[L.C_EFF_MEM])
+        total += cnt * (max(tc, tm) + c[L.C_OVERLAP_LOSS] * min(tc, tm))
+    group_tokens = busiest_group_seqs(n_decode, attn_dp) * per_seq + chunks * chunk
+    replica = group_tokens * attn_dp if group_tokens >= 1 else group_tokens   # its busiest group holds group_tokens
+    _, table = step_time(a, c, replica, 1, 0, True, wb, kvb, ab, tp, pp, ep, attn_dp, dispatch_bytes, tbo, *moe_opts,
+                         dequant)
+    return total + sum(t * cnt for name, (t, _, cnt) in table.items()
+                       if name in ("tp_allreduce", "ep_alltoall", "pp_sendrecv"))
+
+
 def kv_bytes_per_seq(a, ctx, kvb):
     per_layer_tokens = []
     for layer in range(int(a[L.A_N_LAYERS])):

@@ -6,6 +6,7 @@ import pytest
 from infersim.kernels import collectives as col
 from infersim.kernels import layout as L
 from infersim.kernels import operators as ops
+from infersim.kernels.mixed_step import mixed_step_time_nb, new_scratch
 from infersim.kernels.roofline import roofline_time_nb
 from infersim.kernels.step import evaluate_nb, new_result_matrix, step_time_nb
 from infersim.model.packing import pack_architecture, pack_chip
@@ -165,6 +166,39 @@ def test_op_costs_and_step_match_naive(lib, model):
             if name in table:
                 assert _close(times[i], table[name][0]) and L.BOUND_NAMES[bounds[i]] == table[name][1], name
         assert _close(bt.sum(), total)
+
+
+@pytest.mark.parametrize("model", ["llama-3.1-70b", "deepseek-r1", "gpt-oss-120b", "mixtral-8x7b", "gemma-7b"])
+@pytest.mark.parametrize("chip_id,dtype", [("nvidia-h100-sxm", "fp8"), ("groq-lpu-v1", "fp16"), ("cerebras-wse3", "fp16")])
+def test_mixed_step_matches_naive(lib, model, chip_id, dtype):
+    chip = pack_chip(lib.chip(chip_id), dtype)
+    scratch = new_scratch()
+    for _ in range(25):
+        a, _, _, _, _, wb, kvb, ab, tp = _random_inputs(lib, model)
+        pp = float(RNG.integers(1, 5))
+        moe = a[L.A_N_MOE_LAYERS] > 0
+        attn_dp = float(RNG.choice([1, 2, 4, 16])) if moe or RNG.random() < 0.3 else 1.0
+        ep = min(float(RNG.choice([1.0, tp * attn_dp, attn_dp])), a[L.A_N_EXPERTS]) if moe else 1.0
+        dispatch, tbo = float(RNG.choice([0.0, 1.03125])), float(RNG.integers(0, 2))
+        redundant = float(RNG.choice([0, 16])) if moe and ep > 1 else 0.0
+        skew = float(RNG.choice([0.0, 0.8])) if moe else 0.0
+        dequant, spec = float(RNG.choice([0.0, 4.0])), float(RNG.choice([0, 0, 3]))
+        if chip[L.C_SPATIAL] > 0:   # the spatial twin takes no redundant experts, skew, dequantisation or dispatch dtype
+            redundant = skew = dequant = dispatch = 0.0
+        dep = _dep(tp, pp, attn_dp, ep, wb, kvb, ab, dispatch, tbo)
+        dep[L.D_REDUNDANT_EXPERTS], dep[L.D_ROUTING_SKEW], dep[L.D_DEQUANT_OPS] = redundant, skew, dequant
+        dep[L.D_SPEC_TOKENS] = spec
+        n_decode = float(RNG.choice([0.0, 0.4, RNG.integers(1, 300)]))
+        past_decode = float(RNG.integers(0, 8192))
+        chunks = float(RNG.choice([1.0, 2.5]))
+        chunk = float(RNG.choice([0.0, RNG.integers(1, 8192)]))
+        # the other groups hold up to as much as the busiest
+        prompt = chunks * chunk * (1.0 + RNG.uniform(0.0, attn_dp - 1.0))
+        past = float(RNG.integers(0, 16384))
+        got = mixed_step_time_nb(a, chip, dep, n_decode, past_decode, chunks, chunk, past, prompt, scratch)
+        want = naive.mixed_step(a, chip, n_decode, past_decode, chunks, chunk, past, prompt, wb, kvb, ab, tp, pp, ep,
+                                attn_dp, dispatch, tbo, redundant, skew, dequant, spec)
+        assert _close(got, want), (n_decode, chunks, chunk, prompt, attn_dp)
 
 
 def test_kv_bytes_per_seq_matches_naive(lib):

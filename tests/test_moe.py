@@ -108,6 +108,70 @@ def test_many_prompts_per_iteration_are_the_spread_model(lib):
     assert whole.mean_iteration_s(256.0, 10 * 1024.0) == spread.mean_iteration_s(256.0, 10 * 1024.0)
 
 
+def _qwen3_on_h200(lib, input_tokens, attn_dp):
+    from infersim.model.configuration import Mapping
+    from infersim.model.serving import ServingModel
+    from infersim.specs.traffic import LengthDistribution
+
+    chip, arch = lib.chip("nvidia-h200-sxm"), lib.architecture("qwen3-30b-a3b")
+    return ServingModel(chip, arch, resolve_precision(chip, "fp8", "fp8"),
+                        Mapping(tp=1, attn_dp=attn_dp, ep=attn_dp), LengthDistribution(mean_tokens=input_tokens),
+                        LengthDistribution(mean_tokens=1024), token_budget=8192)
+
+
+def test_attention_groups_take_their_own_prompts_by_hand(lib, monkeypatch):
+    # 2 attention groups, 8192-token prompts, an 8192-token budget per group: a prompt is one whole
+    # iteration of its group. 0.2 prompts arrive per iteration, 0.1 per group, so a group prefills in
+    # w = 0.1 of the iterations (sum of k p_k for Poisson(0.1)), at 8192 tokens. Iteration time here:
+    # 0.05 s + 1e-5 s x the busiest group's prompt tokens + 1e-6 s x all prompt tokens.
+    # P(no group prefills) = 0.9^2 = 0.81: 0.05 s. Otherwise (0.19) the busiest group has 8192 and the
+    # other its mean given <= 8192, 0.1 x 8192: 0.05 + 0.08192 + 1e-6 x 8192 x 1.1 = 0.1409312 s.
+    # Mean: 0.81 x 0.05 + 0.19 x 0.1409312 = 0.067276928 s. (The replica-wide budget put both groups'
+    # prompts on one: 0.05 + 0.2 x 8192 x 1.1e-5 = 0.0680224 s.)
+    m = _qwen3_on_h200(lib, 8192, 2)
+
+    def fake(running, prompt_tokens, group_tokens=None, past=None):
+        return 0.05 + 1e-5 * (prompt_tokens if group_tokens is None else group_tokens) + 1e-6 * prompt_tokens
+
+    monkeypatch.setattr(m, "iteration_s", fake)
+    assert m.mean_iteration_s(10.0, 0.2 * 8192) == pytest.approx(0.067276928, rel=1e-12)
+
+
+def test_a_lone_long_prompt_takes_its_groups_budget_per_iteration(lib):
+    # Qwen3-30B-A3B on 4 H200s in 4 attention groups, an 8192-token budget per group, nothing else
+    # running: an 11808-token prompt lives in one group and takes ceil(11808 / 8192) = 2 iterations,
+    # 8192 tokens from position 0, then 3616 after them; the other three groups idle. (The budget of
+    # the whole replica, 4 x 8192, took it in one 11808-token iteration.)
+    from infersim.kernels.mixed_step import mixed_step_time_nb, new_scratch
+
+    m = _qwen3_on_h200(lib, 11808, 4)
+    s, past_d = new_scratch(), m._decode_past()
+    iterations = [mixed_step_time_nb(m._a, m._c, m._dep, 0.0, past_d, 1.0, chunk, past, chunk, s)
+                  for chunk, past in ((8192.0, 0.0), (3616.0, 8192.0))]
+    want = sum(iterations) + 2 * m.overhead + m.prefill_overhead
+    assert m._prefill_service_s(11808.0, 0.0) == pytest.approx(want, rel=1e-12)
+    # one group's chunk costs less than the whole prompt in one iteration, but two cost more
+    one_go = mixed_step_time_nb(m._a, m._c, m._dep, 0.0, past_d, 1.0, 11808.0, 0.0, 11808.0, s)
+    assert iterations[0] < one_go < sum(iterations) + m.overhead
+    # at a trickle of requests TTFT is that prefill (the queue and the slot wait vanish)
+    assert m.at_rate(1e-4).ttft_mean_s == pytest.approx(want, rel=1e-2)
+
+
+def test_attention_dp_spreads_prompts_and_the_busiest_group_sets_the_time(lib):
+    # 8 prompts of 8192 tokens: one group takes them in 8 iterations; 4 groups, 2 each, in 2
+    # iterations of 4 x 8192 tokens, each as long as one group's 8192 tokens plus the routed experts
+    # of the other three groups' tokens
+    one, four = _qwen3_on_h200(lib, 8192, 1), _qwen3_on_h200(lib, 8192, 4)
+    assert one.group_loads(8.0)[8192.0] == pytest.approx(8.0, rel=1e-12)      # E[k] iterations per iteration
+    assert four.group_loads(2.0)[8192.0] == pytest.approx(2.0, rel=1e-12)
+    t_group = four.iteration_s(0.0, 8192.0, 8192.0)
+    t_all = four.iteration_s(0.0, 4 * 8192.0, 8192.0)
+    assert t_group < t_all < 4 * t_group
+    # a 32768-token prompt under attention DP: chunks of the group's budget, never one of 32768
+    long = _qwen3_on_h200(lib, 32768, 4)
+    assert long.group_loads(0.01) == pytest.approx({8192.0: 4 * 0.01}, rel=1e-12)
+
+
 def test_a_mixed_iteration_reads_each_expert_once(lib):
     # 64 decoding sequences and a 1024-token prompt chunk: the chunk touches every expert, so the
     # mixed iteration reads the routed experts once; apart, the decode step reads 222 of 256 and the

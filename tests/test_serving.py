@@ -34,12 +34,12 @@ def test_mixed_iteration_reduces_to_the_step_model(lib):
     dep = np.zeros(L.D_FIELDS)
     dep[[L.D_TP, L.D_PP, L.D_ATTN_DP, L.D_EP, L.D_W_BYTES, L.D_KV_BYTES, L.D_ACT_BYTES]] = 4.0, 1.0, 1.0, 1.0, 1.0, 1.0, 2.0
     # a pure prefill iteration is the prefill step; a pure decode one the decode step
-    assert mixed_step_time_nb(a, c, dep, 0.0, 0.0, 1024.0, 0.0, 1.0, s) == pytest.approx(
+    assert mixed_step_time_nb(a, c, dep, 0.0, 0.0, 1.0, 1024.0, 0.0, 1024.0, s) == pytest.approx(
         step_time_nb(a, c, dep, 1.0, 1024.0, 0.0, False, f, b, cnt, t, bounds, bt), rel=1e-12)
-    assert mixed_step_time_nb(a, c, dep, 64.0, 1000.0, 0.0, 0.0, 1.0, s) == pytest.approx(
+    assert mixed_step_time_nb(a, c, dep, 64.0, 1000.0, 1.0, 0.0, 0.0, 0.0, s) == pytest.approx(
         step_time_nb(a, c, dep, 64.0, 1.0, 1000.0, True, f, b, cnt, t, bounds, bt), rel=1e-4)
     # mixing shares the weight read: cheaper than the two steps run apart
-    both = mixed_step_time_nb(a, c, dep, 64.0, 1000.0, 512.0, 0.0, 1.0, s)
+    both = mixed_step_time_nb(a, c, dep, 64.0, 1000.0, 1.0, 512.0, 0.0, 512.0, s)
     apart = (step_time_nb(a, c, dep, 64.0, 1.0, 1000.0, True, f, b, cnt, t, bounds, bt)
              + step_time_nb(a, c, dep, 1.0, 512.0, 0.0, False, f, b, cnt, t, bounds, bt))
     assert both < apart
@@ -125,7 +125,7 @@ def test_p99_tpot_carries_the_slow_swings_of_load_by_hand(lib, monkeypatch):
     model = ServingModel(chip, arch, resolve_precision(chip, "fp8", "fp8"), Mapping(),
                          LengthDistribution(mean_tokens=100), LengthDistribution(mean_tokens=100))
     assert model.max_batch > 100
-    monkeypatch.setattr(model, "_micro_batch_s", lambda decoding, prefill: 0.010 + 1e-4 * decoding)
+    monkeypatch.setattr(model, "_micro_batch_s", lambda decoding, prefill, layout=None: 0.010 + 1e-4 * decoding)
     r = model.at_rate(50.0)
     assert r.tpot_mean_s == pytest.approx(0.020, rel=1e-6)
     assert r.running_batch == pytest.approx(100.0, rel=1e-6)
@@ -168,7 +168,7 @@ def test_saturated_engine_by_hand(lib, monkeypatch):
     for budget, running, t in ((8192, 300.0, 0.043), (400, 200.0, 0.032)):
         model = ServingModel(chip, arch, p, Mapping(), LengthDistribution(mean_tokens=100),
                              LengthDistribution(mean_tokens=100), token_budget=budget, max_running=300)
-        monkeypatch.setattr(model, "_micro_batch_s", lambda d, pf: 0.010 + 1e-4 * d + 1e-5 * pf)
+        monkeypatch.setattr(model, "_micro_batch_s", lambda d, pf, layout=None: 0.010 + 1e-4 * d + 1e-5 * pf)
         assert model.saturated() == pytest.approx((running, t), rel=1e-12)
         # a little below saturation the serving model is stable, a little above it is not
         lam = running / (100 * t)
@@ -191,7 +191,7 @@ def test_dispatch_window_by_hand(lib, monkeypatch):
     p = resolve_precision(chip, "fp8", "fp8")
     model = ServingModel(chip, arch, p, Mapping(), LengthDistribution(mean_tokens=200),
                          LengthDistribution(mean_tokens=50), dispatch_window_s=0.3)
-    monkeypatch.setattr(model, "_micro_batch_s", lambda d, pf: 0.020 + 1e-4 * pf)
+    monkeypatch.setattr(model, "_micro_batch_s", lambda d, pf, layout=None: 0.020 + 1e-4 * pf)
     r = model.at_rate(10.0)
     assert r.tpot_mean_s == pytest.approx(0.025, rel=1e-6)
     rho = 50.0 / (8192 - 12.5)
@@ -209,7 +209,7 @@ def test_dispatch_window_by_hand(lib, monkeypatch):
     assert r.ttft_p99_s == pytest.approx(r.ttft_mean_s - wait + 2.326348 * sd, rel=1e-6)  # z of the 99th percentile
     direct = ServingModel(chip, arch, p, Mapping(), LengthDistribution(mean_tokens=200),
                           LengthDistribution(mean_tokens=50))
-    monkeypatch.setattr(direct, "_micro_batch_s", lambda d, pf: 0.020 + 1e-4 * pf)
+    monkeypatch.setattr(direct, "_micro_batch_s", lambda d, pf, layout=None: 0.020 + 1e-4 * pf)
     assert direct.at_rate(10.0).ttft_mean_s < r.ttft_mean_s - 0.15
     with pytest.raises(InfersimError, match="dispatch window"):
         ServingModel(chip, arch, p, Mapping(), LengthDistribution(mean_tokens=200),
@@ -325,8 +325,8 @@ def test_a_mixed_iteration_pads_each_expert_to_the_row_tile_once(lib):
     f, b, cnt = np.zeros(L.N_OPS), np.zeros(L.N_OPS), np.zeros(L.N_OPS)
     op_costs_nb(a, dep, 64.0, 1.0, 1000.0, True, f, b, cnt)
     expert_s = cnt[L.OP_EXPERTS] * f[L.OP_EXPERTS] / (c[L.C_PEAK_FLOPS] * c[L.C_EFF_DECODE])
-    alone = mixed_step_time_nb(a, c, dep, 64.0, 1000.0, 0.0, 0.0, 1.0, s) - mixed_step_time_nb(a, c, dep, 0.0, 1000.0,
-                                                                                             0.0, 0.0, 1.0, s)
-    mixed = mixed_step_time_nb(a, c, dep, 64.0, 1000.0, 1024.0, 0.0, 1.0, s) - mixed_step_time_nb(a, c, dep, 0.0, 1000.0,
-                                                                                                1024.0, 0.0, 1.0, s)
+    alone = mixed_step_time_nb(a, c, dep, 64.0, 1000.0, 1.0, 0.0, 0.0, 0.0, s) - mixed_step_time_nb(a, c, dep, 0.0, 1000.0,
+                                                                                             1.0, 0.0, 0.0, 0.0, s)
+    mixed = mixed_step_time_nb(a, c, dep, 64.0, 1000.0, 1.0, 1024.0, 0.0, 1024.0, s) - mixed_step_time_nb(a, c, dep, 0.0, 1000.0,
+                                                                                                1.0, 1024.0, 0.0, 1024.0, s)
     assert alone - mixed == pytest.approx(expert_s * (1.0 / tile - 1.0), rel=1e-6)

@@ -122,7 +122,9 @@ class ServingModel:
         self.dispatch_window_s = float(dispatch_window_s)
         self.chip, self.mapping, self.inputs, self.outputs = chip, mapping, inputs, outputs
         self.prefix, self.prefix_load_s = float(prefix_tokens), float(prefix_load_s)
-        self.budget = float(token_budget) * mapping.attn_dp
+        self.group_budget = float(token_budget)               # prompt and decode tokens per group per micro-batch
+        self.attn_dp = int(mapping.attn_dp)
+        self.budget = self.group_budget * self.attn_dp        # the replica's, per micro-batch (its capacity)
         self.pp = float(mapping.pp)
         self._a = pack_architecture(arch)
         self._c = pack_chip(chip, precision.compute_dtype)
@@ -144,69 +146,129 @@ class ServingModel:
         self.overhead = chip.efficiency.step_overhead_s
         self.prefill_overhead = chip.efficiency.prefill_overhead_s
 
-    def iteration_s(self, running: float, prefill_tokens: float) -> float:
+    def iteration_s(self, running: float, prefill_tokens: float, group_tokens: float | None = None,
+                    past: float | None = None) -> float:
         """Seconds for one micro-batch through all stages: `running` decoding sequences and
-        `prefill_tokens` prompt tokens of the whole replica, split over its pp micro-batches.
+        `prefill_tokens` prompt tokens of the whole replica, split over its pp micro-batches, of
+        which the busiest attention group holds `group_tokens` (None: spread_group_tokens), each
+        after `past` tokens of its prompt (None: group_layout's).
 
         With speculative decoding a step yields tau = (1 - a^(k+1)) / (1 - a) tokens per sequence:
         it drafts k tokens (k x the draft's share of a one-token decode step, plus its own step
         overheads), then verifies them with the prompt tokens that came in meanwhile. The iteration
         this model counts is one token per sequence: the step / tau, carrying prefill_tokens of
         prompt (tau x that per step), so Little's law and the TPOT formulas hold unchanged."""
+        if group_tokens is None:
+            group_tokens = self.spread_group_tokens(prefill_tokens)
         if self.spec is None:
-            return self._micro_batch_s(running / self.pp, prefill_tokens / self.pp)
+            return self._micro_batch_s(running / self.pp, prefill_tokens / self.pp,
+                                       self.group_layout(group_tokens / self.pp, past))
         tau = self.spec.tokens_per_step
-        step = self._micro_batch_s(running / self.pp, tau * prefill_tokens / self.pp)
-        one_token = mixed_step_time_nb(self._a, self._c, self._dep_plain, running / self.pp, self._decode_past(), 0.0,
-                                       self.prefix, 1.0, self._scratch)
+        step = self._micro_batch_s(running / self.pp, tau * prefill_tokens / self.pp,
+                                   self.group_layout(tau * group_tokens / self.pp, past))
+        one_token = mixed_step_time_nb(self._a, self._c, self._dep_plain, running / self.pp, self._decode_past(), 1.0,
+                                       0.0, self.prefix, 0.0, self._scratch)
         draft = self.spec.draft_tokens * self.spec.draft_cost * one_token + self.spec.launches * self.overhead
         return (step + draft) / tau
 
     def _decode_past(self) -> float:
         return self.prefix + self.inputs.mean_tokens + self.outputs.mean_tokens / 2.0
 
-    def _micro_batch_s(self, decoding: float, prefill_tokens: float) -> float:
-        """One micro-batch; its prompt tokens are whole prompts of the mean length (at least one),
-        which the engine spreads over its attention groups."""
-        past = self._decode_past()
-        prompts = max(prefill_tokens / max(self.inputs.mean_tokens, 1.0), 1.0)
-        return self.overhead + mixed_step_time_nb(self._a, self._c, self._dep, decoding, past, prefill_tokens,
-                                                  self.prefix, prompts, self._scratch)
+    def spread_group_tokens(self, prefill_tokens: float) -> float:
+        """Prompt tokens of the busiest attention group when `prefill_tokens` (the replica's, in one
+        iteration) are whole prompts of the mean length spread over the groups: an even share, but at
+        least one prompt (or a token budget's chunk of it) where there is that much, since a prompt
+        lives in one group."""
+        if prefill_tokens <= 0.0:
+            return 0.0
+        whole = min(prefill_tokens, max(self.inputs.mean_tokens, 1.0), self.pp * self.group_budget)
+        return max(prefill_tokens / self.attn_dp, whole)
+
+    def group_layout(self, group_tokens: float, past: float | None = None) -> tuple[float, float, float]:
+        """(chunks, tokens per chunk, tokens of its prompt before each chunk) of the busiest attention
+        group's `group_tokens` prompt tokens in one micro-batch. Prompts that fit the group's token
+        budget come whole (group_tokens / I of them); a longer prompt comes in chunks of the budget,
+        on average after (I - budget) / 2 of its tokens (the mean of its chunks' positions), unless
+        `past` says where."""
+        if group_tokens <= 0.0:
+            return 1.0, 0.0, 0.0
+        size = max(self.inputs.mean_tokens, 1.0)
+        if size <= self.group_budget:
+            chunks = max(group_tokens / size, 1.0)
+            return chunks, group_tokens / chunks, 0.0 if past is None else past
+        chunks = max(group_tokens / self.group_budget, 1.0)
+        return chunks, group_tokens / chunks, 0.5 * (size - self.group_budget) if past is None else past
+
+    def _micro_batch_s(self, decoding: float, prefill_tokens: float,
+                       layout: tuple[float, float, float] = (1.0, 0.0, 0.0)) -> float:
+        """One micro-batch: `decoding` sequences and `prefill_tokens` prompt tokens over all attention
+        groups, the busiest group's as `layout` (group_layout) says."""
+        chunks, chunk_tokens, past = layout
+        if prefill_tokens > 0.0 and chunk_tokens <= 0.0:
+            chunks, chunk_tokens, past = self.group_layout(self.spread_group_tokens(prefill_tokens))
+        return self.overhead + mixed_step_time_nb(self._a, self._c, self._dep, decoding, self._decode_past(), chunks,
+                                                  chunk_tokens, self.prefix + past, prefill_tokens, self._scratch)
 
     def mean_iteration_s(self, running: float, prompt_tokens: float) -> float:
         """Mean seconds of the iterations of an engine whose `running` sequences decode while, on
         average, `prompt_tokens` prompt tokens per iteration come in to replace finished ones. Engines
         take a new request's prompt whole (chunked by the token budget) in the next iteration, not
-        spread thinly over every one: the prompts arriving in an iteration are a Poisson count of
-        mean lambda = prompt_tokens / I (I the mean prompt), k of them taking floor(kI / cap) full
-        iterations and one with the rest, cap = pp x the budget; the other iterations only decode.
-        For a long-output workload lambda << 1: most iterations read only the experts the decode
-        tokens touch. With prompt_arrivals 'spread', or lambda above SPREAD_ABOVE_PROMPTS (where the
-        two agree within a few per cent), every iteration carries the mean."""
+        spread thinly over every one; a prompt lives in one attention group, so each group has its
+        own arrivals (group_loads): the prompt tokens a group takes in an iteration are 0 (most
+        iterations of a long-output workload: they read only the experts the decode tokens touch)
+        or one of a few loads. The groups are independent; the busiest group's load M sets the
+        iteration, the others (each at most M) add their tokens to the routed experts':
+        mean = sum over M of P(M) x iteration(M + (attn_dp - 1) E[load | load <= M], M). Where the
+        prompts need more than every iteration (u = the iterations a group spends prefilling per
+        iteration > 1), every group is always busy and the time is t0 + u x (that - t0), t0 the
+        decode-only iteration; one group reduces to t0 + sum of (iteration(load) - t0) over the
+        loads' expected counts. With prompt_arrivals 'spread', or lambda = prompt_tokens / I above
+        SPREAD_ABOVE_PROMPTS (where the two agree within a few per cent), every iteration carries
+        the mean."""
         size = self.inputs.mean_tokens
         if self.prompt_arrivals == "spread" or prompt_tokens <= 0.0 or size <= 0.0:
             return self.iteration_s(running, prompt_tokens)
         lam = prompt_tokens / size
         if lam >= SPREAD_ABOVE_PROMPTS:
             return self.iteration_s(running, prompt_tokens)
-        cap = self.pp * self.budget
         t0 = self.iteration_s(running, 0.0)
-        full = None
-        mean = t0
+        loads = self.group_loads(lam / self.attn_dp)
+        busy = sum(loads.values())
+        if busy <= 0.0:
+            return t0
+        w = min(busy, 1.0)                       # P(a group prefills in an iteration)
+        dp = self.attn_dp
+        cdf = 1.0 - w
+        below = 0.0                              # sum of load x P(load) up to the current level
+        previous = cdf ** dp
+        mean = previous * t0                     # every group only decodes
+        for load in sorted(loads):
+            p = w * loads[load] / busy
+            cdf += p
+            below += p * load
+            now = cdf ** dp
+            mean += (now - previous) * self.iteration_s(running, load + (dp - 1) * below / cdf, load)
+            previous = now
+        return t0 + busy / w * (mean - t0)
+
+    def group_loads(self, lam: float) -> dict[float, float]:
+        """{prompt tokens an attention group takes in one iteration: expected such iterations per
+        iteration} when a Poisson count of mean `lam` prompts of the mean length reaches the group
+        each iteration: k of them take floor(k I / cap) iterations of cap = pp x the group's token
+        budget, and one of the rest, each chunk after the ones before it."""
+        size, cap = self.inputs.mean_tokens, self.pp * self.group_budget
+        loads: dict[float, float] = {}
         p_k = math.exp(-lam)
         for k in range(1, int(lam + 10.0 * math.sqrt(lam) + 10.0) + 1):   # the tail beyond: < 1e-15
             p_k *= lam / k
             tokens = k * size
-            n_full = math.floor(tokens / cap)
+            n_full = math.floor(tokens / cap + 1e-12)
             rest = tokens - n_full * cap
-            extra = 0.0
             if n_full:
-                full = self.iteration_s(running, cap) - t0 if full is None else full
-                extra += n_full * full
-            if rest > 0.0:
-                extra += self.iteration_s(running, rest) - t0
-            mean += p_k * extra
-        return mean
+                loads[cap] = loads.get(cap, 0.0) + p_k * n_full
+            if rest > 1e-9 * cap:
+                loads[rest] = loads.get(rest, 0.0) + p_k
+        return loads
 
     def load_elasticity(self, running: float, prompt_tokens: float, t: float, h: float = 1e-3) -> float:
         """d ln T / d ln B around an iteration of `running` sequences and `prompt_tokens` prompt
@@ -224,16 +286,45 @@ class ServingModel:
 
         return steady_iteration_s(g, self.iteration_s(1.0, 0.0))
 
-    def _prefill_service_s(self, prompt: float, running: float, others: float = 0.0) -> float:
-        """Iterations a prompt of `prompt` tokens needs (chunks of budget - running/pp, in one
-        micro-batch) x their length. Each of those iterations also carries `others` prompt tokens
-        of other requests (under Poisson arrivals, as many as in any iteration)."""
+    def _prefill_service_s(self, prompt: float, running: float, others: float = 0.0, prompts: float = 1.0) -> float:
+        """Seconds until the last of `prompts` prompts of `prompt` tokens in all (handed to the
+        replica together) is prefilled. A prompt lives in one attention group: the busiest group
+        takes its share of them (at least one), in chunks of its token budget less its decoding
+        sequences, one chunk per iteration (in one micro-batch), each chunk after the ones before it.
+        Each of those iterations also carries `others` prompt tokens of other requests (under Poisson
+        arrivals, as many as in any iteration), spread over the groups, as far as the budget allows."""
+        dp = self.attn_dp
         decoding = running / self.pp
-        chunk = max(self.budget - decoding, 1.0)
-        n = math.ceil(prompt / chunk)
-        shared = min(others / self.pp, max(self.budget - decoding - min(prompt, chunk), 0.0))
-        return n * self._micro_batch_s(decoding, shared + min(prompt, chunk)) + self.prefill_overhead + \
-            self.prefix_load_s
+        group_decoding = max(decoding / dp, min(decoding, 1.0))        # on the busiest group
+        chunk = max(self.group_budget - group_decoding, 1.0)
+        prompts = max(prompts, 1.0)
+        length = prompt / prompts
+        mine = length * max(prompts / dp, min(prompts, 1.0))          # the busiest group's own tokens
+        n = max(math.ceil(mine / chunk - 1e-12), 1)
+        rest_per_group = (prompt - mine) / max(dp - 1, 1) / n          # the gathering's other prompts
+        other_share = others / self.pp / dp
+        total = 0.0
+        full = n - 1                                                   # chunks before the last
+        for own, count, past in ((chunk, full, self._mean_chunk_past(full, chunk, length)),
+                                 (mine - full * chunk, 1, (full * chunk) % length if length > chunk else 0.0)):
+            if count <= 0:
+                continue
+            shared = min(other_share, max(chunk - own, 0.0))
+            group = own + shared
+            replica = group + (dp - 1) * min(other_share + rest_per_group, chunk)
+            # a whole prompt: the group's tokens as prompts of the mean length; a piece of a longer
+            # one: the other prompts' tokens taken as pieces of its size and place
+            layout = self.group_layout(group, 0.0) if length <= chunk else (group / own, own, past)
+            total += count * self._micro_batch_s(decoding, replica, layout)
+        return total + self.prefill_overhead + self.prefix_load_s
+
+    @staticmethod
+    def _mean_chunk_past(chunks: int, chunk: float, length: float) -> float:
+        """Mean tokens of its prompt before each of a group's first `chunks` chunks of `chunk`
+        tokens, taken from prompts of `length` tokens one after another (0 when whole prompts fit)."""
+        if chunks <= 0 or length <= chunk:
+            return 0.0
+        return sum((j * chunk) % length for j in range(chunks)) / chunks
 
     def at_rate(self, rate_per_s: float) -> ServingResult:
         if rate_per_s <= 0:
@@ -289,8 +380,9 @@ class ServingModel:
             window = self.dispatch_window_s
             gathered = rate_per_s * window * i_mean
             gathered_sd = math.sqrt(rate_per_s * window * i_mean ** 2 * (1 + cv2))
-            service = self._prefill_service_s(gathered, running)
-            service_sd = (self._prefill_service_s(gathered + Z99 * gathered_sd, running) - service) / Z99
+            service = self._prefill_service_s(gathered, running, prompts=gathered / i_mean)
+            service_sd = (self._prefill_service_s(gathered + Z99 * gathered_sd, running,
+                                                  prompts=(gathered + Z99 * gathered_sd) / i_mean) - service) / Z99
             s_mean = service + 0.5 * window
             ttft_p50 = wait_q(0.5) + slot_wait_mean + s_mean
             sd = math.sqrt(service_sd ** 2 + window ** 2 / 12 + (busy * slot) ** 2 / 12 +
