@@ -96,9 +96,9 @@ def test_compare_bands_carry_each_chips_efficiency_prior(lib):
     from infersim.analysis.compare import compare
     from infersim.model.configuration import Workload
 
-    chips = ["nvidia-h100-sxm", "google-tpu-v7"]
+    chips = ["nvidia-h100-sxm", "google-tpu-v7", "huawei-ascend-910c"]
     tiers = {c: efficiency_prior(lib, c).tier for c in chips}
-    assert tiers["nvidia-h100-sxm"] == "own rows"
+    assert tiers["nvidia-h100-sxm"] == "own rows" and tiers["huawei-ascend-910c"] == "cross-family prior"
     t = compare(lib, "llama-3.1-8b", chips, Workload(1024, 256), "fp8", "fp8", budget=lib.budget("central-2025"),
                 uncertainty_samples=2000, efficiency_draws=24).table.set_index("chip")
     for c in chips:
@@ -106,5 +106,7 @@ def test_compare_bands_carry_each_chips_efficiency_prior(lib):
         assert r["efficiency_source"] == tiers[c] and r["efficiency_basis"]
         assert r["usd_per_mtok_p10"] < r["usd_per_mtok_p50"] < r["usd_per_mtok_p90"]
     width = (t["usd_per_mtok_p90"] / t["usd_per_mtok_p10"]).to_dict()
-    if tiers["google-tpu-v7"] != "own rows":
-        assert width["google-tpu-v7"] > width["nvidia-h100-sxm"]
+    assert width["huawei-ascend-910c"] > width["nvidia-h100-sxm"]
+    # a chip of a fitted family without rows of its own (TPU v7) is not compared: since the family fits are
+    # MAP under the cross-family prior its band can match an own-rows chip's (the family's few rows see the
+    # step overhead that nvidia's high-batch rows leave open), so no order between those two tiers is implied

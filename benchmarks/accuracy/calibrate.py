@@ -13,7 +13,10 @@ chips with one or two vendor figures) are predicted from the cross-family prior,
 Procedure (infersim.accuracy.fit): per family, least squares on log error (soft_l1 at 15 %) of
 prefill compute, decode compute, memory bandwidth, interconnect, overlap loss, per-step and
 per-prefill overheads (and an FP4 scale where the family has FP4 rows), weakly pulled toward
-family_defaults.toml; the fit's covariance from its Jacobian.
+family_defaults.toml (stage 1, unpooled); then the maximum-a-posteriori refit of each family under
+the cross-family prior (per parameter: the median and spread in ln units of the other families'
+stage-1 fits), which pins what a family's few rows leave undetermined; the posterior covariance
+from the Jacobian and the prior.
 
 What is written, per chip (the efficiency prior's tiers, infersim.model.efficiency_prior):
 - a chip with rows of its own, and a chip of a fitted family without rows: the family's values;
@@ -43,7 +46,7 @@ import numpy as np
 import pandas as pd
 
 from infersim.accuracy.fit import (
-    PARAMS, chip_spread, fit_all, leave_one_family_out, leave_one_source_out, prior_centre, summarise, usable_rows,
+    DEFAULT_SD_LOG, MIN_PRIOR_SD_LOG, PARAMS, chip_spread, fit_all, leave_one_family_out, leave_one_source_out, prior_centre, summarise, usable_rows,
     with_efficiency,
 )
 from infersim.accuracy.predict import read_rows, run_validation
@@ -168,7 +171,8 @@ def write_chip_files(lib: Library, fits: dict, rows: pd.DataFrame, kinds: dict[s
             own = by_chip.get(cid, [])
             mine = f"{len(own)} of them on this chip" if own else "none on this chip: it takes its family's values"
             basis = (f"fitted on {len(fit.rows)} rows of benchmarks/accuracy/calibration.csv for family {fam} ({mine}); "
-                     "least squares on log error, weak prior to benchmarks/accuracy/family_defaults.toml; "
+                     "maximum a posteriori on log error under the cross-family prior of the other families' fits "
+                     f"(its centre, spread and families in hardware_specs/efficiency/{fam}.toml [prior]); "
                      f"uncertainty in hardware_specs/efficiency/{fam}.toml")
             block = efficiency_block(fit.params, f"fitted ({date}): family '{fam}', benchmarks/accuracy/calibrate.py",
                                      basis, fit.rows, usable_line, fit.fixed)
@@ -222,16 +226,22 @@ def write_family_files(lib: Library, fits: dict, rows: pd.DataFrame, kinds: dict
                  "chips_with_rows = [" + ", ".join(f'"{c}"' for c in sorted(set(g["hardware"]))) + "]",
                  "sources = [" + ", ".join(f'"{s}"' for s in sources) + "]",
                  "fitted_on = [" + ", ".join(f'"{r}"' for r in fit.rows) + "]",
-                 'notes = "Values and their covariance (ln units, Gauss-Newton at the solution of the soft_l1 least '
-                 'squares on log error) as fitted; parameters not in param_order kept their family default."',
+                 'notes = "Values: the maximum-a-posteriori fit (soft_l1 least squares on log error, rows of sd 0.15 ln, '
+                 'plus the Gaussian prior in [prior]); covariance_log: the posterior covariance (ln units, Gauss-Newton '
+                 'at the solution, with the prior\'s information); parameters not in param_order kept their family '
+                 'default."',
                  "", "[values]"]
         lines += [f"{k} = {_fmt(k, v)}  # " + ("family default, not fitted [S1]" if k in fit.fixed else "fitted [S1]")
                   for k, v in fit.params.items()]
+        lines += prior_lines(fit)
         lines += ["", "[rows_per_source]  # counts of the fitted rows [S1]"] + [f'"{k}" = {v}  # [S1]'
                                                                                 for k, v in per_source.items()]
         lines += ["", "[provenance]", "sources = [",
                   f'  {{ id = "S1", title = "benchmarks/accuracy/calibration.csv: {len(fit.rows)} rows of family {fam} '
-                  f'({", ".join(sources)})", url = "benchmarks/accuracy/calibration.csv", retrieved = "{date}" }},', "]"]
+                  f'({", ".join(sources)})", url = "benchmarks/accuracy/calibration.csv", retrieved = "{date}" }},',
+                  f'  {{ id = "S2", title = "the unpooled fits of the other families (stage 1 of '
+                  f'benchmarks/accuracy/calibrate.py, same run, same data)", url = "hardware_specs/efficiency/", '
+                  f'retrieved = "{date}" }},', "]"]
         path = EFFICIENCY_DIR / f"{fam}.toml"
         path.write_text("\n".join(lines) + "\n")
         written.append(path)
@@ -239,6 +249,29 @@ def write_family_files(lib: Library, fits: dict, rows: pd.DataFrame, kinds: dict
         if stale.stem not in fits:
             stale.unlink()
     return written
+
+
+def prior_lines(fit) -> list[str]:
+    """The [prior] table of a family file: what the MAP fit was pulled toward, and from which families."""
+    p = fit.prior
+    if p is None:
+        return []
+    weak = [k for k in fit.params if k not in fit.fixed and k not in p.sd_log]
+    out = ["", "[prior]  # derived: the cross-family prior of this family's MAP fit (infersim.accuracy.fit) [S2]",
+           'method = "maximum a posteriori: per parameter a Gaussian prior on ln(value), centre the median and sd the '
+           'spread (ddof 1, at least ' f'{MIN_PRIOR_SD_LOG}' ' ln) of the unpooled fits of the other families of its kind; '
+           'an overhead (a serving stack\'s, not shared across families) or a parameter with fewer than two such families keeps a weak pull (sd ' f'{DEFAULT_SD_LOG}' ' ln) to '
+           'benchmarks/accuracy/family_defaults.toml"',
+           "weak_pull_only = [" + ", ".join(f'"{k}"' for k in weak) + "]",
+           "", "[prior.centre]  # derived [S2]"]
+    out += [f"{k} = {_fmt(k, v) if not k.endswith('_s') else f'{v:.4g}'}  # [S2]" for k, v in p.centre.items()]
+    out += ["", "[prior.sd_log]  # derived [S2]"] + [f"{k} = {v:.4f}  # [S2]" for k, v in p.sd_log.items()]
+    out += ["", "[prior.families]  # the families each centre and sd come from [S2]"]
+    out += [f"{k} = [" + ", ".join(f'"{f}"' for f in v) + "]" for k, v in p.families.items()]
+    out += ["", "[prior.unpooled]  # derived: this family's own fit without the prior (stage 1) [S2]"]
+    out += [f"{k} = {_fmt(k, v) if not k.endswith('_s') else f'{v:.4g}'}  # [S2]" for k, v in fit.unpooled.items()
+            if k not in fit.fixed]
+    return out
 
 
 def table(df: pd.DataFrame, by: list[str]) -> str:
@@ -363,7 +396,8 @@ def main() -> int:
     fit_me = (usable["mode"] != "server") & usable["family"].isin(fitted_families) & (args.fit_moe | ~moe)
     rows, predicted_only = usable[fit_me], usable[~fit_me]
     _log(f"{len(rows)} fitted rows of {len(df)} ({len(predicted_only)} predicted only); fitting per family ...")
-    fits = fit_all(lib, plans, rows, priors, progress=lambda f: _log(f"  {f} ({time.time() - start:.0f} s)"))
+    fits = fit_all(lib, plans, rows, priors, progress=lambda f: _log(f"  {f} ({time.time() - start:.0f} s)"),
+                   kinds=kinds)
     spread = chip_spread(plans, rows, fits)
     date = datetime.date.today().isoformat()
 
@@ -388,6 +422,8 @@ def main() -> int:
     print("fitted efficiencies (chip-to-chip spread within a family: %.3f ln)" % spread)
     for fam, f in fits.items():
         print(f"  {fam:<15} " + "  ".join(f"{k}={v:.3g}" for k, v in f.params.items()) + f"  ({len(f.rows)} rows)")
+        if f.prior is not None:
+            print(f"  {'  unpooled':<15} " + "  ".join(f"{k}={v:.3g}" for k, v in f.unpooled.items()))
     for label, rep in (("family defaults (before)", before), ("fitted, in sample", after)):
         print(f"\n{label}: median / P90 absolute percentage error")
         print(table(rep.rows, ["metric"]))

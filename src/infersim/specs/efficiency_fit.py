@@ -14,6 +14,24 @@ from pydantic import Field, model_validator
 from .common import NonNegativeFloat, PositiveFloat, Provenance, Strict
 
 
+class FamilyPrior(Strict):
+    """The cross-family prior of a family's maximum-a-posteriori fit (ln units): per parameter its
+    centre, sd and the families they come from; `unpooled`: the family's own fit without it."""
+
+    method: str
+    weak_pull_only: list[str] = Field(default_factory=list)   # parameters pulled only to the family default
+    centre: dict[str, PositiveFloat]
+    sd_log: dict[str, PositiveFloat]
+    families: dict[str, list[str]]
+    unpooled: dict[str, NonNegativeFloat] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _same_keys(self) -> "FamilyPrior":
+        if set(self.centre) != set(self.sd_log) or set(self.centre) != set(self.families):
+            raise ValueError("prior: centre, sd_log and families must name the same parameters")
+        return self
+
+
 class EfficiencyFamily(Strict):
     schema_version: int
     id: str                                   # the family name (e.g. 'nvidia')
@@ -32,6 +50,7 @@ class EfficiencyFamily(Strict):
     fitted_on: list[str] = Field(min_length=1)
     rows_per_source: dict[str, PositiveFloat] = Field(default_factory=dict)
     notes: str = ""
+    prior: FamilyPrior | None = None          # the cross-family prior of its MAP fit (None: an unpooled fit)
 
     @model_validator(mode="after")
     def _shapes(self) -> "EfficiencyFamily":
