@@ -97,6 +97,19 @@ def _smallest(count_ok, hi: int = MAX_INSTANCES) -> int | None:
     return hi
 
 
+def _fewest_meeting(run, meets):
+    """(the fewest instances n in 1..MAX_INSTANCES whose run(n) meets the targets, that run), or
+    (None, None). run(n) is None when n instances have no steady state; each n is run once."""
+    runs = {}
+
+    def ok(k: int) -> bool:
+        runs[k] = run(k)
+        return runs[k] is not None and meets(runs[k])
+
+    n = _smallest(ok)
+    return (n, runs[n]) if n is not None else (None, None)
+
+
 def compare_serving_closed_loop(lib: Library, model: str, prefill_chips: list[str], decode_chips: list[str],
                                 inputs: LengthDistribution, outputs: LengthDistribution, weight_dtype: str,
                                 kv_dtype: str, concurrency: int, max_ttft_s: float, max_tpot_s: float,
@@ -118,7 +131,6 @@ def compare_serving_closed_loop(lib: Library, model: str, prefill_chips: list[st
 
     arch = lib.architecture(model)
     w = Workload(max(1, round(inputs.mean_tokens)), max(1, round(outputs.mean_tokens)))
-    o = outputs.mean_tokens
     rows, skipped, prec, cost, singles = [], [], {}, {}, {}
     for cid in dict.fromkeys(prefill_chips + decode_chips):
         chip = lib.chip(cid)
@@ -152,10 +164,9 @@ def compare_serving_closed_loop(lib: Library, model: str, prefill_chips: list[st
                 except InfersimError:
                     return None
 
-            n = _smallest(lambda k: (lambda r: r is not None and meets(r))(loop(k)))
+            n, r = _fewest_meeting(loop, meets)
             if n is None:
                 continue
-            r = loop(n)
             rec = record("co-located", cid, cid, f"{m.label} x{n}", f"{m.label} x{n}", n * m.chips, r,
                          n * m.chips * cost[cid])
             best = rec if best is None or rec["usd_per_mtok"] < best["usd_per_mtok"] else best
@@ -191,10 +202,9 @@ def compare_serving_closed_loop(lib: Library, model: str, prefill_chips: list[st
                     except InfersimError:
                         return None
 
-                n_p = _smallest(lambda k: (lambda r: r is not None and meets(r))(deploy(k)))
+                n_p, r = _fewest_meeting(deploy, meets)
                 if n_p is None:
                     continue
-                r = deploy(n_p)
                 chips = n_p * pm.chips + n_d * dm.chips
                 rec = record("disaggregated", p, d, f"{pm.label} x{n_p}", f"{dm.label} x{n_d}", chips, r,
                              n_p * pm.chips * cost[p] + n_d * dm.chips * cost[d])
